@@ -1,0 +1,37 @@
+# Thin wrapper: the real build is CMake (CMakePresets.json). Two commands matter:
+#   make demo   set-up + build + the end-to-end demo
+#   make test   set-up + build + the whole test suite (what CI runs)
+.PHONY: all setup configure build test demo bench fuzz format clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+configure: setup
+	@cmake --preset default >/dev/null
+
+build: configure
+	@cmake --build --preset default
+
+test: build
+	@scripts/services.sh start
+	@ctest --preset default
+
+demo: build
+	@scripts/demo.sh
+
+bench: build
+	@scripts/services.sh start
+	@ctest --preset bench
+
+fuzz: setup
+	@cmake --preset fuzz >/dev/null
+	@cmake --build --preset fuzz
+	@scripts/fuzz.sh
+
+format:
+	@git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+clean:
+	@rm -rf build build-debug build-fuzz
