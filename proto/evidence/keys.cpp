@@ -26,7 +26,8 @@ std::string rawPublicOf(EVP_PKEY *key)
 {
     size_t len = 32;
     std::string raw(len, '\0');
-    if (EVP_PKEY_get_raw_public_key(key, reinterpret_cast<unsigned char *>(raw.data()), &len) != 1 ||
+    if (EVP_PKEY_get_raw_public_key(key, reinterpret_cast<unsigned char *>(raw.data()), &len) !=
+                1 ||
         len != 32)
         throw KeyError("not an Ed25519 key");
     return raw;
@@ -162,10 +163,11 @@ bool PublicKey::verify(std::string_view domain, std::string_view message,
         return false;
     std::string buf = concat(domain, message);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    bool ok = EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, asKey(pkey_)) == 1 &&
-              EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char *>(signature.data()),
-                               signature.size(), reinterpret_cast<const unsigned char *>(buf.data()),
-                               buf.size()) == 1;
+    bool ok =
+            EVP_DigestVerifyInit(ctx, nullptr, nullptr, nullptr, asKey(pkey_)) == 1 &&
+            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char *>(signature.data()),
+                             signature.size(), reinterpret_cast<const unsigned char *>(buf.data()),
+                             buf.size()) == 1;
     EVP_MD_CTX_free(ctx);
     return ok;
 }

@@ -31,8 +31,7 @@ void hashBlobs(Record *record)
 ChainWriter::ChainWriter(std::string deviceId, const SigningKey *key, uint64_t nextSeq,
                          std::string headHash)
     : deviceId_(std::move(deviceId)), key_(key), nextSeq_(nextSeq), headHash_(std::move(headHash))
-{
-}
+{}
 
 Sealed ChainWriter::seal(Record &record)
 {
@@ -126,8 +125,7 @@ bool checkReceipt(std::string_view sealedReceipt, const PublicKey &serverKey,
         *reason = "receipt body does not parse";
         return false;
     }
-    if (receipt.device_id() != deviceId || receipt.seq() != seq ||
-        receipt.record_hash() != hash) {
+    if (receipt.device_id() != deviceId || receipt.seq() != seq || receipt.record_hash() != hash) {
         *reason = "receipt is for " + receipt.device_id() + " seq " +
                   std::to_string(receipt.seq()) + ", not this record";
         return false;

@@ -21,8 +21,9 @@ inline constexpr std::string_view kReceiptDomain{"stopline-receipt-v1\0", 20};
 std::string recordHash(std::string_view recordBytes);
 
 /* A sealed record as it goes to the spool and over the wire. */
-struct Sealed {
-    std::string bytes; /* serialized SealedRecord */
+struct Sealed
+{
+    std::string bytes;      /* serialized SealedRecord */
     std::string recordHash; /* 32 raw bytes */
     uint64_t seq = 0;
 };

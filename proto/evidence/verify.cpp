@@ -189,8 +189,8 @@ void authenticate(RecordCheck *check, const KeyRing &keys, const std::string &en
     }
     const Record &r = check->record;
     if (entry->deviceId != r.device_id())
-        check->findings.push_back({Code::KeyWrongDevice, check->keyId + " is enrolled for " +
-                                                                 entry->deviceId});
+        check->findings.push_back(
+                {Code::KeyWrongDevice, check->keyId + " is enrolled for " + entry->deviceId});
     int64_t t = r.created().utc_ns();
     if (t < entry->notBeforeNs || t >= entry->notAfterNs)
         check->findings.push_back({Code::KeyNotValid, check->keyId});
@@ -306,7 +306,8 @@ void KeyRing::enrollWithAttributes(std::shared_ptr<const PublicKey> key,
         return it == key->attributes.end() ? nullptr : &it->second;
     };
     entry.deviceId = attr("device") ? *attr("device") : fallbackDevice;
-    struct {
+    struct
+    {
         const char *name;
         int64_t *field;
     } dates[] = {{"not-before", &entry.notBeforeNs},
@@ -378,8 +379,8 @@ CheckpointCheck checkCheckpoint(std::string_view sealedBytes, const KeyRing &key
         return check;
     }
     if (entry->deviceId != check.checkpoint.device_id())
-        check.findings.push_back({Code::KeyWrongDevice, check.keyId + " is enrolled for " +
-                                                                entry->deviceId});
+        check.findings.push_back(
+                {Code::KeyWrongDevice, check.keyId + " is enrolled for " + entry->deviceId});
     if (!entry->key->verify(kCheckpointDomain, sealed.checkpoint(), sealed.signature()))
         check.findings.push_back({Code::SignatureInvalid, ""});
     check.authenticated = !anyFailure(check.findings);
@@ -398,9 +399,9 @@ void analyzeChain(std::vector<RecordCheck> &records, const std::vector<size_t> &
     for (size_t i : order) {
         uint64_t seq = records[i].record.seq();
         if (any && seq < highest)
-            records[i].findings.push_back(
-                    {Code::ChainOrder, "seq " + std::to_string(seq) + " presented after seq " +
-                                               std::to_string(highest)});
+            records[i].findings.push_back({Code::ChainOrder, "seq " + std::to_string(seq) +
+                                                                     " presented after seq " +
+                                                                     std::to_string(highest)});
         highest = any ? std::max(highest, seq) : seq;
         any = true;
     }
@@ -443,8 +444,8 @@ void analyzeChain(std::vector<RecordCheck> &records, const std::vector<size_t> &
             if (seq > prevSeq + 1) {
                 rc.findings.push_back({Code::ChainGap, rangeText(prevSeq + 1, seq - 1)});
             } else if (!prevForked && rc.record.prev_hash() != prev->recordHash) {
-                rc.findings.push_back(
-                        {Code::ChainBroken, "prev_hash does not match seq " + std::to_string(prevSeq)});
+                rc.findings.push_back({Code::ChainBroken,
+                                       "prev_hash does not match seq " + std::to_string(prevSeq)});
             }
             const Instant &a = prev->record.created();
             const Instant &b = rc.record.created();
@@ -476,9 +477,8 @@ void analyzeChain(std::vector<RecordCheck> &records, const std::vector<size_t> &
                 return records[i].recordHash == cp->checkpoint.head_hash();
             });
             if (!match)
-                cp->findings.push_back(
-                        {Code::CheckpointMismatch,
-                         "head hash differs from seq " + std::to_string(high)});
+                cp->findings.push_back({Code::CheckpointMismatch,
+                                        "head hash differs from seq " + std::to_string(high)});
         }
     }
 }

@@ -16,23 +16,23 @@ namespace stopline::evidence {
 /* Status codes of reference/evidence-integrity.md items 1–8. A verifier answers with
  * a list of these, never a bare yes/no: a court wants to know what exactly is wrong. */
 enum class Code {
-    FormatInvalid, /* 1: does not parse, or a required field is missing */
-    FormatVersion, /* 1: a format version this verifier does not know */
-    KeyUnknown, /* 2: key id not enrolled */
-    KeyWrongDevice, /* 2: key enrolled for another device */
-    KeyNotValid, /* 2: capture time outside the key's validity */
-    KeyRevoked, /* 2: key revoked before the capture time */
-    SignatureInvalid, /* 3 */
-    BlobHashMismatch, /* 4: an embedded blob does not match its hash */
-    BlobMissing, /* 4: a blob's data or hash is absent */
-    ChainBroken, /* 5: prev_hash does not link to the previous record */
-    ChainGap, /* 6: missing sequence numbers before this record */
-    ChainFork, /* 6: same sequence number, different content */
-    ChainOrder, /* 5: presented after a record with a higher sequence number */
-    ChainDuplicate, /* 6: same record twice (harmless: at-least-once transport) */
-    ChainTruncated, /* 7: a checkpoint names records that are not here */
-    CheckpointMismatch, /* 7: checkpoint head hash differs from the record at seq_high */
-    TimeBackwards, /* 8: capture time earlier than the previous record's */
+    FormatInvalid,       /* 1: does not parse, or a required field is missing */
+    FormatVersion,       /* 1: a format version this verifier does not know */
+    KeyUnknown,          /* 2: key id not enrolled */
+    KeyWrongDevice,      /* 2: key enrolled for another device */
+    KeyNotValid,         /* 2: capture time outside the key's validity */
+    KeyRevoked,          /* 2: key revoked before the capture time */
+    SignatureInvalid,    /* 3 */
+    BlobHashMismatch,    /* 4: an embedded blob does not match its hash */
+    BlobMissing,         /* 4: a blob's data or hash is absent */
+    ChainBroken,         /* 5: prev_hash does not link to the previous record */
+    ChainGap,            /* 6: missing sequence numbers before this record */
+    ChainFork,           /* 6: same sequence number, different content */
+    ChainOrder,          /* 5: presented after a record with a higher sequence number */
+    ChainDuplicate,      /* 6: same record twice (harmless: at-least-once transport) */
+    ChainTruncated,      /* 7: a checkpoint names records that are not here */
+    CheckpointMismatch,  /* 7: checkpoint head hash differs from the record at seq_high */
+    TimeBackwards,       /* 8: capture time earlier than the previous record's */
     ClockUnsynchronized, /* 8: made with an unsynchronized clock (flag, not failure) */
 };
 
@@ -42,7 +42,8 @@ const char *codeName(Code code);
 /* Warnings are reported but do not fail a record. */
 bool isFailure(Code code);
 
-struct Finding {
+struct Finding
+{
     Code code;
     std::string detail; /* e.g. "12..14" for a gap, or a sentence */
 
@@ -53,7 +54,8 @@ struct Finding {
 
 /* What one sealed record says about itself (items 1–4) and, after chain analysis,
  * about its place in the chain (5–8). */
-struct RecordCheck {
+struct RecordCheck
+{
     std::string source; /* file name or request id, for reports */
     bool parsed = false;
     bool authenticated = false; /* key known and signature valid */
@@ -69,7 +71,8 @@ struct RecordCheck {
     std::string summary() const;
 };
 
-struct CheckpointCheck {
+struct CheckpointCheck
+{
     std::string source;
     bool parsed = false;
     bool authenticated = false;
@@ -86,7 +89,8 @@ struct CheckpointCheck {
 class KeyRing
 {
 public:
-    struct Entry {
+    struct Entry
+    {
         std::shared_ptr<const PublicKey> key;
         std::string deviceId;
         int64_t notBeforeNs = INT64_MIN;
@@ -122,21 +126,24 @@ RecordCheck checkRecord(std::string_view sealedBytes, const KeyRing &keys);
 /* Checks one sealed checkpoint on its own: format, key, signature. */
 CheckpointCheck checkCheckpoint(std::string_view sealedBytes, const KeyRing &keys);
 
-struct BatchInput {
+struct BatchInput
+{
     std::string source;
     std::string bytes;
     bool isCheckpoint = false;
 };
 
-struct BatchOptions {
+struct BatchOptions
+{
     /* The set starts mid-chain (a court packet, a spool): no gap before the first. */
     bool partial = false;
     /* Allowed step back of UTC between consecutive records (clock slew). */
     int64_t timeToleranceNs = 2'000'000'000;
 };
 
-struct BatchResult {
-    std::vector<RecordCheck> records; /* in input order */
+struct BatchResult
+{
+    std::vector<RecordCheck> records;         /* in input order */
     std::vector<CheckpointCheck> checkpoints; /* in input order */
 
     bool ok() const;

@@ -12,9 +12,10 @@ namespace stopline::testkit {
  * pixel bytes are random (unique per record, so a test can find and flip them). */
 evidence::Record sampleViolation(uint64_t index, int64_t utcNs);
 
-struct SampleChain {
+struct SampleChain
+{
     std::vector<evidence::Sealed> records; /* genesis first */
-    std::string checkpoint; /* sealed checkpoint at the last record */
+    std::string checkpoint;                /* sealed checkpoint at the last record */
 };
 
 /* Genesis plus `count - 1` violations, one second apart from `startUtcNs`. */

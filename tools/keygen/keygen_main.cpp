@@ -16,8 +16,7 @@ int main(int argc, char **argv)
 {
     CLI::App app{"Generate an Ed25519 signing key pair for a stopline device or server."};
     std::string device, outDir = ".", name;
-    app.add_option("-d,--device", device, "device id the key signs for (or server id)")
-            ->required();
+    app.add_option("-d,--device", device, "device id the key signs for (or server id)")->required();
     app.add_option("-o,--out", outDir, "folder to write NAME.key and NAME.pub into");
     app.add_option("-n,--name", name, "file stem (default: the device id)");
     CLI11_PARSE(app, argc, argv);

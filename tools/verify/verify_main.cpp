@@ -115,8 +115,8 @@ int main(int argc, char **argv)
         okCheckpoints += cp.ok();
     }
     std::cout << "summary: " << result.records.size() << " records, " << okRecords << " ok ("
-              << warned << " with warnings), " << result.records.size() - okRecords
-              << " failed; " << result.checkpoints.size() << " checkpoints, " << okCheckpoints
-              << " ok; " << (result.ok() ? "PASS" : "FAIL") << "\n";
+              << warned << " with warnings), " << result.records.size() - okRecords << " failed; "
+              << result.checkpoints.size() << " checkpoints, " << okCheckpoints << " ok; "
+              << (result.ok() ? "PASS" : "FAIL") << "\n";
     return result.ok() ? 0 : 1;
 }

@@ -22,7 +22,10 @@ TEST_GROUP(Keys)
         char tmpl[] = "/tmp/stopline-keys-XXXXXX";
         dir = ::mkdtemp(tmpl);
     }
-    void teardown() override { fs::remove_all(dir); }
+    void teardown() override
+    {
+        fs::remove_all(dir);
+    }
 };
 
 TEST(Keys, keyIdIsShortPrefixOfPublicKeyHash)
@@ -123,6 +126,6 @@ TEST(Keys, receiptChecksServerKeyAndRecord)
     CHECK_FALSE(checkReceipt(sealed, server->publicKey(), "dev", 5, sha256("x"), &why));
     CHECK_FALSE(checkReceipt(sealed, server->publicKey(), "dev", 4, sha256("y"), &why));
     auto impostor = SigningKey::generate();
-    CHECK_FALSE(checkReceipt(sealReceipt(r, *impostor), server->publicKey(), "dev", 4,
-                             sha256("x"), &why));
+    CHECK_FALSE(checkReceipt(sealReceipt(r, *impostor), server->publicKey(), "dev", 4, sha256("x"),
+                             &why));
 }

@@ -15,7 +15,8 @@ namespace {
 
 constexpr int64_t kStart = 1'795'000'000LL * 1'000'000'000;
 
-struct Fixture {
+struct Fixture
+{
     std::unique_ptr<SigningKey> key = SigningKey::generate();
     SampleChain chain = makeSampleChain(*key, "dev-1", 5, kStart);
     std::vector<BatchInput> inputs;
@@ -63,9 +64,8 @@ void checkOthersOk(const BatchResult &result, std::initializer_list<size_t> bad)
     for (size_t i = 0; i < result.records.size(); ++i) {
         if (std::find(bad.begin(), bad.end(), i) != bad.end())
             continue;
-        CHECK_TEXT(result.records[i].ok(), (result.records[i].source + ": " +
-                                            result.records[i].summary())
-                                                   .c_str());
+        CHECK_TEXT(result.records[i].ok(),
+                   (result.records[i].source + ": " + result.records[i].summary()).c_str());
     }
 }
 
@@ -195,8 +195,8 @@ TEST(Tamper, sameRecordTwiceIsOnlyAWarning)
 TEST(Tamper, truncatedFileIsFormatInvalid)
 {
     Fixture f;
-    for (size_t cut : {size_t(1), size_t(70), f.inputs[4].bytes.size() / 2,
-                       f.inputs[4].bytes.size() - 1}) {
+    for (size_t cut :
+         {size_t(1), size_t(70), f.inputs[4].bytes.size() / 2, f.inputs[4].bytes.size() - 1}) {
         Fixture g;
         g.inputs[4].bytes.resize(g.inputs[4].bytes.size() - cut);
         BatchResult result = g.verify();
