@@ -26,16 +26,18 @@ enum class Phase {
 const char *phaseName(Phase phase);
 
 /* A signal head changed what it shows (after debounce). */
-struct PhaseChange {
+struct PhaseChange
+{
     std::string head;
     Phase phase = Phase::Unknown;
     Phase previous = Phase::Unknown;
-    Stamp at; /* sampleNs: the edge that began the new phase */
+    Stamp at;                     /* sampleNs: the edge that began the new phase */
     Nanos previousDurationNs = 0; /* how long `previous` was shown; 0 if unknown */
 };
 
 /* A signal-sensing fault begins or ends. Enforcement is suspended while any is active. */
-struct SignalFault {
+struct SignalFault
+{
     enum class Kind { Conflict, Dark, Flashing, Stuck };
     std::string head;
     Kind kind = Kind::Conflict;
@@ -45,40 +47,45 @@ struct SignalFault {
 };
 
 /* One loop detector's presence changed. */
-struct LoopPresence {
+struct LoopPresence
+{
     std::string loop;
     bool occupied = false;
     Stamp at;
 };
 
 /* A vehicle crossed an entry/exit loop pair of one lane. */
-struct LoopCrossing {
+struct LoopCrossing
+{
     std::string approach;
     unsigned lane = 0;
-    Nanos entryOnNs = 0; /* leading edge reached the entry loop */
-    Nanos exitOnNs = 0; /* leading edge reached the exit loop */
+    Nanos entryOnNs = 0;  /* leading edge reached the entry loop */
+    Nanos exitOnNs = 0;   /* leading edge reached the exit loop */
     Nanos entryOffNs = 0; /* 0 while still occupied */
-    double spacingM = 0; /* leading edge to leading edge */
-    double speedMps = 0; /* spacingM / (exitOn - entryOn) */
+    double spacingM = 0;  /* leading edge to leading edge */
+    double speedMps = 0;  /* spacingM / (exitOn - entryOn) */
 };
 
 enum class SpeedUnit { Mph, Kmh, MetersPerSecond, FeetPerSecond, CentimetersPerSecond };
 
-struct RadarTarget {
-    double speed = 0; /* signed as the sensor sends it: positive inbound */
+struct RadarTarget
+{
+    double speed = 0;     /* signed as the sensor sends it: positive inbound */
     double magnitude = 0; /* 0 when the sensor did not report one */
 };
 
 /* One radar report line. */
-struct RadarReport {
+struct RadarReport
+{
     std::vector<RadarTarget> targets; /* strongest first */
     SpeedUnit unit = SpeedUnit::Mph;
-    Stamp at; /* sampleNs: when the line's last byte was read */
+    Stamp at;                          /* sampleNs: when the line's last byte was read */
     std::optional<double> sensorTimeS; /* the radar's own clock, when it sent one */
 };
 
 /* The school-zone beacon's flashing state. */
-struct BeaconState {
+struct BeaconState
+{
     std::string beacon;
     bool active = false;
     Nanos sinceNs = 0; /* when it became active (first flash edge) or inactive */

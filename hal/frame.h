@@ -22,7 +22,8 @@ std::size_t frameBytes(PixelFormat format, int width, int height);
 /* One camera frame. Its pixels belong to the backend (a pool slot, or a libcamera
  * request buffer); when the last FramePtr goes away the buffer is handed back, so the
  * pre-trigger ring holds frames without copying (the rpicam-apps habit). */
-struct Frame {
+struct Frame
+{
     std::uint64_t sequence = 0;
     Stamp stamp; /* sampleNs: exposure start on CLOCK_MONOTONIC */
     int width = 0;
@@ -53,7 +54,8 @@ public:
     std::size_t bufferBytes() const;
 
 private:
-    struct Slots {
+    struct Slots
+    {
         std::mutex lock;
         std::vector<std::unique_ptr<std::uint8_t[]>> free;
         std::size_t bufferBytes = 0;

@@ -14,7 +14,8 @@ inline constexpr Nanos kNanosPerSecond = 1'000'000'000;
 
 /* The two timestamps every measurement carries (the PX4 habit): when it happened,
  * from the kernel or the sensor, and when this process saw it. */
-struct Stamp {
+struct Stamp
+{
     Nanos sampleNs = 0;
     Nanos seenNs = 0;
 };
