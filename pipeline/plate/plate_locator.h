@@ -7,8 +7,7 @@
 namespace stopline::pipeline {
 
 /* One plate candidate in the coordinates of the image given to locate(). The score
- * only orders candidates of one image (higher is more plate-like); it is not a
- * probability and is not comparable across images. */
+ * only orders candidates (higher is more plate-like); it is not a probability. */
 struct PlateBox
 {
     cv::Rect box;
@@ -16,21 +15,28 @@ struct PlateBox
 };
 
 /* Finds licence-plate candidates in a photograph so the evidence pipeline can cut
- * plate crops from the A-shot and B-shot without a trained detector. It looks for
- * rows of character-sized dark-on-light (or light-on-dark) strokes, which is what a
- * plate is to a reader, and grows the row to the whole plate.
- * Stateless after construction: locate() is const and may run on many threads. */
+ * plate crops from the A-shot and B-shot without a trained detector. A plate is, to a
+ * reader, a row of character-sized strokes of one height on a plain band; the locator
+ * proposes such rows from locally thresholded connected components, scores them, and
+ * grows the best rows to the whole plate (US plates are 2:1, characters about 45% of
+ * the plate height). Stateless after construction: locate() is const and may run on
+ * many threads at once. */
 class PlateLocator
 {
 public:
     struct Options
     {
-        int maxCandidates = 3;   /* at most this many boxes, best first */
-        int workWidth = 960;     /* images wider than this are downscaled first */
-        int minCharHeight = 8;   /* in work-image pixels; smaller rows are ignored */
-        int maxCharHeight = 90;  /* in work-image pixels */
+        int maxCandidates = 3; /* at most this many boxes, best first */
+        int workWidth = 1280;  /* wider images are downscaled first (speed) */
+        int minCharHeight = 9; /* in work-image pixels; smaller rows are ignored */
+        int maxCharHeight = 60;
+        int minChars = 3;        /* components in a row before it is a candidate */
         double minScore = 0.0;   /* candidates scoring below this are dropped */
         double nmsOverlap = 0.3; /* IoU above which a weaker candidate is suppressed */
+        /* Plate box from the character row, measured on US plates: plate height per
+         * character height, and plate width per character-row width. */
+        double plateHeightPerChar = 2.1;
+        double plateWidthPerRow = 1.25;
     };
 
     /* Two constructors rather than `Options options = {}`: GCC 12 rejects a default
@@ -47,5 +53,9 @@ public:
 private:
     Options options_;
 };
+
+/* Intersection over union of two boxes (0 when either is empty): how the evaluation and
+ * the HIL tests decide that a candidate found a plate. */
+double plateIou(const cv::Rect &a, const cv::Rect &b);
 
 } // namespace stopline::pipeline
