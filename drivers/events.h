@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -79,8 +80,9 @@ struct RadarReport
 {
     std::vector<RadarTarget> targets; /* strongest first */
     SpeedUnit unit = SpeedUnit::Mph;
-    Stamp at;                          /* sampleNs: when the line's last byte was read */
-    std::optional<double> sensorTimeS; /* the radar's own clock, when it sent one */
+    Stamp at;                                /* sampleNs: when the line's last byte was read */
+    std::optional<double> sensorTimeS;       /* the radar's own clock, when it sent one */
+    std::optional<std::uint64_t> sensorTick; /* the radar's frame counter, when it sent one */
 };
 
 /* The school-zone beacon's flashing state. */

@@ -1,0 +1,480 @@
+#include "drivers/radar/ops243_parser.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace stopline::drivers::radar {
+
+namespace {
+
+enum class Number { Ok, Bad, NotFinite };
+
+std::string_view trim(std::string_view s)
+{
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+        s.remove_prefix(1);
+    while (!s.empty() &&
+           (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
+        s.remove_suffix(1);
+    return s;
+}
+
+/* A decimal number, whole text, optional leading '+'; no hex, no units. */
+Number parseNumber(std::string_view text, double &value)
+{
+    text = trim(text);
+    if (!text.empty() && text.front() == '+') {
+        text.remove_prefix(1);
+        if (!text.empty() && (text.front() == '-' || text.front() == '+'))
+            return Number::Bad;
+    }
+    if (text.empty())
+        return Number::Bad;
+    /* from_chars also takes "inf"/"nan": refuse words outright, NaN/Inf are not readings. */
+    char first = text.front() == '-' && text.size() > 1 ? text[1] : text.front();
+    if (!(first >= '0' && first <= '9') && first != '.')
+        return (first == 'i' || first == 'I' || first == 'n' || first == 'N') ? Number::NotFinite
+                                                                              : Number::Bad;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value,
+                                     std::chars_format::general);
+    if (ec == std::errc::result_out_of_range)
+        return Number::NotFinite;
+    if (ec != std::errc() || end != text.data() + text.size())
+        return Number::Bad;
+    if (!std::isfinite(value))
+        return Number::NotFinite;
+    return Number::Ok;
+}
+
+/* The numeric value of a JSON scalar: a number, or a string holding one. */
+Number jsonNumber(const FlatJson::Value &value, double &out)
+{
+    if (value.type == FlatJson::Type::Number)
+        return parseNumber(value.text, out);
+    if (value.type == FlatJson::Type::String) {
+        if (value.text.find('\\') != std::string_view::npos)
+            return Number::Bad;
+        return parseNumber(value.text, out);
+    }
+    return Number::Bad;
+}
+
+void escapeInto(std::string &out, std::string_view line, std::size_t limit)
+{
+    static const char hex[] = "0123456789abcdef";
+    std::size_t n = 0;
+    for (unsigned char c : line) {
+        if (n++ == limit) {
+            out += "...";
+            return;
+        }
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out += "\\x";
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 15]);
+        }
+    }
+}
+
+} /* namespace */
+
+const char *rejectReasonName(RejectReason reason)
+{
+    switch (reason) {
+    case RejectReason::TooLong:
+        return "too_long";
+    case RejectReason::ControlCharacter:
+        return "control_character";
+    case RejectReason::NonAscii:
+        return "non_ascii";
+    case RejectReason::EmptyField:
+        return "empty_field";
+    case RejectReason::TooManyFields:
+        return "too_many_fields";
+    case RejectReason::BadNumber:
+        return "bad_number";
+    case RejectReason::NotFinite:
+        return "not_finite";
+    case RejectReason::OutOfRange:
+        return "out_of_range";
+    case RejectReason::Negative:
+        return "negative";
+    case RejectReason::JsonSyntax:
+        return "json_syntax";
+    case RejectReason::JsonNotObject:
+        return "json_not_object";
+    case RejectReason::JsonNested:
+        return "json_nested";
+    case RejectReason::JsonTrailing:
+        return "json_trailing";
+    case RejectReason::JsonDuplicateKey:
+        return "json_duplicate_key";
+    case RejectReason::JsonTooLarge:
+        return "json_too_large";
+    case RejectReason::EmptyObject:
+        return "empty_object";
+    case RejectReason::BadValue:
+        return "bad_value";
+    case RejectReason::EmptyArray:
+        return "empty_array";
+    case RejectReason::ArrayMismatch:
+        return "array_mismatch";
+    case RejectReason::TooManyTargets:
+        return "too_many_targets";
+    case RejectReason::DirectionConflict:
+        return "direction_conflict";
+    case RejectReason::UnknownUnits:
+        return "unknown_units";
+    case RejectReason::Count:
+        break;
+    }
+    return "unknown";
+}
+
+const std::string *RadarReply::find(std::string_view key) const
+{
+    for (const auto &[k, v] : fields)
+        if (k == key)
+            return &v;
+    return nullptr;
+}
+
+std::uint64_t RadarCounters::rejectedTotal() const
+{
+    std::uint64_t total = 0;
+    for (std::uint64_t n : rejected)
+        total += n;
+    return total;
+}
+
+Ops243Parser::Ops243Parser() : Ops243Parser(Options{})
+{}
+
+Ops243Parser::Ops243Parser(Options options) : options_(options), unit_(options.unit)
+{
+    report_.targets.reserve(options_.maxTargets);
+    lastError_.reserve(256);
+    logger_ = [](std::string_view message) {
+        std::fprintf(stderr, "%.*s\n", static_cast<int>(message.size()), message.data());
+    };
+}
+
+void Ops243Parser::setUnit(SpeedUnit unit)
+{
+    unit_ = unit;
+    unitKnown_ = true;
+}
+
+std::optional<SpeedUnit> Ops243Parser::unitFromName(std::string_view name)
+{
+    if (name == "mph")
+        return SpeedUnit::Mph;
+    if (name == "km-per-hr" || name == "kmh" || name == "kph")
+        return SpeedUnit::Kmh;
+    if (name == "m-per-sec" || name == "mps")
+        return SpeedUnit::MetersPerSecond;
+    if (name == "ft-per-sec" || name == "fps")
+        return SpeedUnit::FeetPerSecond;
+    if (name == "cm-per-sec" || name == "cps")
+        return SpeedUnit::CentimetersPerSecond;
+    return std::nullopt;
+}
+
+double Ops243Parser::metresPerSecond(SpeedUnit unit)
+{
+    switch (unit) {
+    case SpeedUnit::Mph:
+        return 0.44704;
+    case SpeedUnit::Kmh:
+        return 1.0 / 3.6;
+    case SpeedUnit::MetersPerSecond:
+        return 1.0;
+    case SpeedUnit::FeetPerSecond:
+        return 0.3048;
+    case SpeedUnit::CentimetersPerSecond:
+        return 0.01;
+    }
+    return 1.0;
+}
+
+LineKind Ops243Parser::reject(RejectReason reason, const char *detail, std::string_view line)
+{
+    lastReject_ = reason;
+    std::uint64_t count = ++counters_.rejected[static_cast<std::size_t>(reason)];
+    lastError_.clear();
+    lastError_ += "radar: rejected line (";
+    lastError_ += rejectReasonName(reason);
+    lastError_ += "): ";
+    lastError_ += detail;
+    lastError_ += ": \"";
+    escapeInto(lastError_, line, 120);
+    lastError_ += "\"";
+    if (logger_ && (count <= options_.logFirstPerReason ||
+                    (options_.logEvery && count % options_.logEvery == 0))) {
+        if (count > options_.logFirstPerReason) {
+            std::string message = lastError_ + " [" + std::to_string(count) + " so far]";
+            logger_(message);
+        } else {
+            logger_(lastError_);
+        }
+    }
+    return LineKind::Rejected;
+}
+
+LineKind Ops243Parser::parseLine(std::string_view original, Stamp at, bool truncated)
+{
+    at_ = at;
+    if (truncated || original.size() > options_.maxLineBytes)
+        return reject(RejectReason::TooLong, "line longer than the limit", original);
+    for (unsigned char c : original) {
+        if (c >= 0x80)
+            return reject(RejectReason::NonAscii, "byte outside ASCII", original);
+        if ((c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f)
+            return reject(RejectReason::ControlCharacter, "control character", original);
+    }
+    std::string_view line = trim(original);
+    if (line.empty()) {
+        ++counters_.blanks;
+        return LineKind::Blank;
+    }
+    if (line.front() == '{' || line.front() == '[' || line.front() == '"')
+        return parseJson(line, original);
+    return parsePlain(line, original);
+}
+
+LineKind Ops243Parser::parsePlain(std::string_view line, std::string_view original)
+{
+    std::string_view fields[3];
+    std::size_t count = 0;
+    for (;;) {
+        std::size_t comma = line.find(',');
+        if (count == 3)
+            return reject(RejectReason::TooManyFields, "more than three comma-separated fields",
+                          original);
+        fields[count++] = trim(line.substr(0, comma));
+        if (comma == std::string_view::npos)
+            break;
+        line.remove_prefix(comma + 1);
+    }
+    double values[3];
+    for (std::size_t i = 0; i < count; ++i) {
+        if (fields[i].empty())
+            return reject(RejectReason::EmptyField, "empty field", original);
+        switch (parseNumber(fields[i], values[i])) {
+        case Number::Ok:
+            break;
+        case Number::Bad:
+            return reject(RejectReason::BadNumber, "field is not a decimal number", original);
+        case Number::NotFinite:
+            return reject(RejectReason::NotFinite, "number is not finite", original);
+        }
+    }
+    if (!unitKnown_)
+        return reject(RejectReason::UnknownUnits, "speed units are unknown", original);
+
+    double speed = values[count - 1];
+    std::optional<double> time;
+    double magnitude = 0;
+    if (count == 2) {
+        if (options_.twoFields == Options::TwoFields::TimeSpeed)
+            time = values[0];
+        else
+            magnitude = values[0];
+    } else if (count == 3) {
+        time = values[0];
+        magnitude = values[1];
+    }
+    if ((time && *time < 0) || magnitude < 0)
+        return reject(RejectReason::Negative, "time or magnitude is negative", original);
+    if (std::fabs(speed) * metresPerSecond(unit_) > options_.maxSpeedMps)
+        return reject(RejectReason::OutOfRange, "speed beyond any vehicle", original);
+
+    report_.targets.clear();
+    report_.targets.push_back(RadarTarget{speed, magnitude});
+    report_.unit = unit_;
+    report_.at = at_;
+    report_.sensorTimeS = time;
+    report_.sensorTick.reset();
+    ++counters_.reports;
+    return LineKind::Report;
+}
+
+LineKind Ops243Parser::parseJson(std::string_view line, std::string_view original)
+{
+    if (!json_.parse(line)) {
+        switch (json_.error()) {
+        case FlatJson::Error::NotAnObject:
+            return reject(RejectReason::JsonNotObject, "JSON value is not an object", original);
+        case FlatJson::Error::Nested:
+            return reject(RejectReason::JsonNested, "nested JSON object or array", original);
+        case FlatJson::Error::Trailing:
+            return reject(RejectReason::JsonTrailing, "text after the JSON object", original);
+        case FlatJson::Error::DuplicateKey:
+            return reject(RejectReason::JsonDuplicateKey, "duplicate JSON key", original);
+        case FlatJson::Error::TooManyMembers:
+        case FlatJson::Error::TooManyItems:
+            return reject(RejectReason::JsonTooLarge, "JSON object too large", original);
+        default:
+            return reject(RejectReason::JsonSyntax, "malformed JSON", original);
+        }
+    }
+    if (json_.size() == 0)
+        return reject(RejectReason::EmptyObject, "empty JSON object", original);
+    if (json_.find("speed"))
+        return parseReport(original);
+    if (const FlatJson::Member *range = json_.find("range")) {
+        double value = 0;
+        if (range->value.type == FlatJson::Type::Array) {
+            if (range->itemCount == 0)
+                return reject(RejectReason::EmptyArray, "empty range array", original);
+            if (jsonNumber(json_.item(*range, 0), value) != Number::Ok)
+                return reject(RejectReason::BadValue, "range is not a number", original);
+        } else if (jsonNumber(range->value, value) != Number::Ok) {
+            return reject(RejectReason::BadValue, "range is not a number", original);
+        }
+        if (value < 0)
+            return reject(RejectReason::Negative, "range is negative", original);
+        lastRange_ = value;
+        ++counters_.ranges;
+        return LineKind::Range;
+    }
+    return parseReply(original);
+}
+
+LineKind Ops243Parser::parseReport(std::string_view original)
+{
+    const FlatJson::Member *speed = json_.find("speed");
+    const FlatJson::Member *magnitude = json_.find("magnitude");
+    const FlatJson::Member *direction = json_.find("direction");
+    bool multi = speed->value.type == FlatJson::Type::Array;
+    std::size_t count = multi ? speed->itemCount : 1;
+    if (multi && count == 0)
+        return reject(RejectReason::EmptyArray, "empty speed array", original);
+    if (count > options_.maxTargets)
+        return reject(RejectReason::TooManyTargets, "more targets than the sensor reports",
+                      original);
+    if (magnitude && (magnitude->value.type == FlatJson::Type::Array) != multi)
+        return reject(RejectReason::ArrayMismatch, "speed and magnitude differ in shape", original);
+    if (magnitude && multi && magnitude->itemCount != count)
+        return reject(RejectReason::ArrayMismatch, "speed and magnitude arrays differ in length",
+                      original);
+    if (direction && (direction->value.type == FlatJson::Type::Array) != multi)
+        return reject(RejectReason::ArrayMismatch, "speed and direction differ in shape", original);
+    if (direction && multi && direction->itemCount != count)
+        return reject(RejectReason::ArrayMismatch, "speed and direction arrays differ in length",
+                      original);
+
+    SpeedUnit unit = unit_;
+    bool unitKnown = unitKnown_;
+    std::optional<double> time;
+    std::optional<std::uint64_t> tick;
+    for (std::size_t i = 0; i < json_.size(); ++i) {
+        const FlatJson::Member &m = json_.member(i);
+        if (m.key == "speed" || m.key == "magnitude" || m.key == "direction")
+            continue;
+        if (m.key == "time") {
+            double value;
+            Number n = jsonNumber(m.value, value);
+            if (n == Number::NotFinite)
+                return reject(RejectReason::NotFinite, "time is not finite", original);
+            if (n != Number::Ok)
+                return reject(RejectReason::BadValue, "time is not a number", original);
+            if (value < 0)
+                return reject(RejectReason::Negative, "time is negative", original);
+            time = value;
+        } else if (m.key == "tick") {
+            double value;
+            if (jsonNumber(m.value, value) != Number::Ok || value != std::floor(value) ||
+                value > 1.8e19)
+                return reject(RejectReason::BadValue, "tick is not a whole number", original);
+            if (value < 0)
+                return reject(RejectReason::Negative, "tick is negative", original);
+            tick = static_cast<std::uint64_t>(value);
+        } else if (m.key == "distance" || m.key == "range") {
+            double value;
+            if (m.value.type != FlatJson::Type::Array && jsonNumber(m.value, value) != Number::Ok)
+                return reject(RejectReason::BadValue, "distance is not a number", original);
+        } else if (m.key == "unit" || m.key == "units") {
+            std::optional<SpeedUnit> named;
+            if (m.value.type == FlatJson::Type::String)
+                named = unitFromName(m.value.text);
+            if (!named)
+                return reject(RejectReason::UnknownUnits, "unit is not one the OPS243 names",
+                              original);
+            unit = *named;
+            unitKnown = true;
+        } else {
+            ++counters_.unknownKeys;
+        }
+    }
+    if (!unitKnown)
+        return reject(RejectReason::UnknownUnits, "speed units are unknown", original);
+
+    report_.targets.clear();
+    for (std::size_t i = 0; i < count; ++i) {
+        RadarTarget target;
+        const FlatJson::Value &s = multi ? json_.item(*speed, i) : speed->value;
+        Number n = jsonNumber(s, target.speed);
+        if (n == Number::NotFinite)
+            return reject(RejectReason::NotFinite, "speed is not finite", original);
+        if (n != Number::Ok)
+            return reject(RejectReason::BadValue, "speed is not a number", original);
+        if (std::fabs(target.speed) * metresPerSecond(unit) > options_.maxSpeedMps)
+            return reject(RejectReason::OutOfRange, "speed beyond any vehicle", original);
+        if (magnitude) {
+            const FlatJson::Value &v = multi ? json_.item(*magnitude, i) : magnitude->value;
+            Number mn = jsonNumber(v, target.magnitude);
+            if (mn == Number::NotFinite)
+                return reject(RejectReason::NotFinite, "magnitude is not finite", original);
+            if (mn != Number::Ok)
+                return reject(RejectReason::BadValue, "magnitude is not a number", original);
+            if (target.magnitude < 0)
+                return reject(RejectReason::Negative, "magnitude is negative", original);
+        }
+        if (direction) {
+            const FlatJson::Value &d = multi ? json_.item(*direction, i) : direction->value;
+            if (d.type != FlatJson::Type::String || (d.text != "inbound" && d.text != "outbound"))
+                return reject(RejectReason::BadValue, "direction is not inbound/outbound",
+                              original);
+            /* Positive is inbound; a contradicting direction is a fault, not a sign to fix. */
+            if ((d.text == "inbound" && target.speed < 0) ||
+                (d.text == "outbound" && target.speed > 0))
+                return reject(RejectReason::DirectionConflict, "direction contradicts the sign",
+                              original);
+        }
+        report_.targets.push_back(target);
+    }
+    report_.unit = unit;
+    report_.at = at_;
+    report_.sensorTimeS = time;
+    report_.sensorTick = tick;
+    ++counters_.reports;
+    return LineKind::Report;
+}
+
+LineKind Ops243Parser::parseReply(std::string_view original)
+{
+    reply_.fields.clear();
+    for (std::size_t i = 0; i < json_.size(); ++i) {
+        const FlatJson::Member &m = json_.member(i);
+        std::string value = m.value.type == FlatJson::Type::String
+                                    ? FlatJson::unescape(m.value.text)
+                                    : std::string(m.value.text);
+        reply_.fields.emplace_back(FlatJson::unescape(m.key), std::move(value));
+    }
+    if (const std::string *units = reply_.find("Units")) {
+        if (auto unit = unitFromName(*units)) {
+            unit_ = *unit;
+            unitKnown_ = true;
+        } else {
+            unitKnown_ = false; /* reports are refused until units are known again */
+        }
+    }
+    ++counters_.replies;
+    return LineKind::Reply;
+}
+
+} /* namespace stopline::drivers::radar */

@@ -1,0 +1,78 @@
+#pragma once
+
+#include <cstddef>
+#include <optional>
+
+#include "drivers/radar/flat_json.h"
+#include "drivers/radar/radar_parser.h"
+
+namespace stopline::drivers::radar {
+
+/* The OmniPreSense OPS243 line protocol (shared/reference/radar-ops243.md): plain numbers,
+ * time- and magnitude-prefixed plain lines, and JSON objects whose values may be quoted
+ * strings or numbers, single- or multi-target. Positive speed = inbound, as sent. The
+ * parser is also a small state machine: a {"Units":...} reply switches the unit of the
+ * reports that follow. No allocation per report once warmed up. */
+class Ops243Parser : public RadarParser
+{
+public:
+    struct Options
+    {
+        /* What a two-field plain line means: `OT` gives "time, speed", `OM` alone gives
+         * "magnitude, speed"; the line itself cannot tell them apart. */
+        enum class TwoFields { TimeSpeed, MagnitudeSpeed };
+        TwoFields twoFields = TwoFields::TimeSpeed;
+        SpeedUnit unit = SpeedUnit::MetersPerSecond; /* the sensor's power-on default */
+        std::size_t maxLineBytes = 256;
+        std::size_t maxTargets = 9;      /* On, n = 1..9 */
+        double maxSpeedMps = 100.0;      /* 224 mph: beyond any road vehicle and the sensor */
+        unsigned logFirstPerReason = 10; /* then every logEvery-th of that reason */
+        unsigned logEvery = 1000;
+    };
+
+    Ops243Parser();
+    explicit Ops243Parser(Options options);
+
+    LineKind parseLine(std::string_view line, Stamp at, bool truncated = false) override;
+
+    const RadarReport &report() const override { return report_; }
+    const RadarReply &reply() const override { return reply_; }
+    RejectReason lastReject() const override { return lastReject_; }
+    const std::string &lastError() const override { return lastError_; }
+    const RadarCounters &counters() const override { return counters_; }
+    void setLogger(Logger logger) override { logger_ = std::move(logger); }
+    SpeedUnit unit() const override { return unit_; }
+    bool unitKnown() const override { return unitKnown_; }
+
+    void setUnit(SpeedUnit unit);
+    void setTwoFields(Options::TwoFields layout) { options_.twoFields = layout; }
+    /* Range lines seen last (FMCW models), metres as sent. */
+    double lastRange() const { return lastRange_; }
+
+    /* "mph" -> Mph, "km-per-hr" -> Kmh, ... as the OPS243 names units; nullopt otherwise. */
+    static std::optional<SpeedUnit> unitFromName(std::string_view name);
+    /* Metres per second per one unit. */
+    static double metresPerSecond(SpeedUnit unit);
+
+private:
+    LineKind reject(RejectReason reason, const char *detail, std::string_view line);
+    LineKind parsePlain(std::string_view line, std::string_view original);
+    LineKind parseJson(std::string_view line, std::string_view original);
+    LineKind parseReport(std::string_view original);
+    LineKind parseReply(std::string_view original);
+
+    Options options_;
+    SpeedUnit unit_;
+    bool unitKnown_ = true;
+    FlatJson json_;
+    RadarReport report_;
+    RadarReply reply_;
+    RadarCounters counters_;
+    RejectReason lastReject_ = RejectReason::Count;
+    std::string lastError_;
+    Logger logger_;
+    double lastRange_ = 0;
+    Stamp at_;
+};
+
+} /* namespace stopline::drivers::radar */

@@ -1,0 +1,296 @@
+#include "drivers/radar/ops243_parser.h"
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include <CppUTest/TestHarness.h>
+
+using namespace stopline;
+using namespace stopline::drivers;
+using namespace stopline::drivers::radar;
+
+namespace {
+
+Stamp stampAt(Nanos ns)
+{
+    return Stamp{ns, ns + 10};
+}
+
+} /* namespace */
+
+TEST_GROUP(Ops243Parser)
+{
+    Ops243Parser parser;
+    std::vector<std::string> logged;
+
+    void setup() override
+    {
+        parser.setLogger([this](std::string_view m) { logged.emplace_back(m); });
+        parser.setUnit(SpeedUnit::Mph);
+    }
+
+    const RadarReport &report(const char *line)
+    {
+        LineKind kind = parser.parseLine(line, stampAt(1000));
+        if (kind != LineKind::Report)
+            FAIL((std::string("not a report: ") + line + " -> " + parser.lastError()).c_str());
+        return parser.report();
+    }
+};
+
+TEST(Ops243Parser, PlainSpeedKeepsTheSign)
+{
+    const RadarReport &r = report("-88.3");
+    LONGS_EQUAL(1, r.targets.size());
+    DOUBLES_EQUAL(-88.3, r.targets[0].speed, 1e-9);
+    DOUBLES_EQUAL(0, r.targets[0].magnitude, 0);
+    CHECK(!r.sensorTimeS);
+    CHECK(r.unit == SpeedUnit::Mph);
+    LONGS_EQUAL(1000, r.at.sampleNs);
+    DOUBLES_EQUAL(12.5, report("12.5").targets[0].speed, 1e-9);
+    DOUBLES_EQUAL(3.0, report(" 3 \r").targets[0].speed, 1e-9);
+}
+
+TEST(Ops243Parser, TimePrefixedPlainLine)
+{
+    const RadarReport &r = report("137.429, 3.6");
+    DOUBLES_EQUAL(3.6, r.targets[0].speed, 1e-9);
+    CHECK(r.sensorTimeS.has_value());
+    DOUBLES_EQUAL(137.429, *r.sensorTimeS, 1e-9);
+}
+
+TEST(Ops243Parser, TimeMagnitudeSpeedPlainLine)
+{
+    const RadarReport &r = report("137.429, 467.72, -3.6");
+    DOUBLES_EQUAL(-3.6, r.targets[0].speed, 1e-9);
+    DOUBLES_EQUAL(467.72, r.targets[0].magnitude, 1e-9);
+    DOUBLES_EQUAL(137.429, *r.sensorTimeS, 1e-9);
+}
+
+TEST(Ops243Parser, TwoFieldsAsMagnitudeSpeedWhenConfigured)
+{
+    parser.setTwoFields(Ops243Parser::Options::TwoFields::MagnitudeSpeed);
+    const RadarReport &r = report("467.72, -3.6");
+    DOUBLES_EQUAL(467.72, r.targets[0].magnitude, 1e-9);
+    DOUBLES_EQUAL(-3.6, r.targets[0].speed, 1e-9);
+    CHECK(!r.sensorTimeS);
+}
+
+TEST(Ops243Parser, JsonQuotedValues)
+{
+    const RadarReport &r = report(R"({"magnitude":"467.72","speed":"-0.25","distance":"0.00"})");
+    LONGS_EQUAL(1, r.targets.size());
+    DOUBLES_EQUAL(-0.25, r.targets[0].speed, 1e-9);
+    DOUBLES_EQUAL(467.72, r.targets[0].magnitude, 1e-9);
+}
+
+TEST(Ops243Parser, JsonNumbersWithDirectionTimeAndTick)
+{
+    const RadarReport &r =
+            report(R"({"speed":0.58, "direction":"inbound", "time":105, "tick":135})");
+    DOUBLES_EQUAL(0.58, r.targets[0].speed, 1e-9);
+    DOUBLES_EQUAL(105, *r.sensorTimeS, 1e-9);
+    CHECK(r.sensorTick.has_value());
+    LONGS_EQUAL(135, *r.sensorTick);
+    const RadarReport &out = report(R"({"speed":-4.5, "direction":"outbound"})");
+    DOUBLES_EQUAL(-4.5, out.targets[0].speed, 1e-9);
+}
+
+TEST(Ops243Parser, QuotedAndUnquotedAreTheSame)
+{
+    double a = report(R"({"speed":"12.25","magnitude":"300"})").targets[0].speed;
+    double b = report(R"({"speed":12.25,"magnitude":300})").targets[0].speed;
+    DOUBLES_EQUAL(a, b, 0);
+}
+
+TEST(Ops243Parser, MultiTargetArraysStrongestFirst)
+{
+    const RadarReport &r =
+            report(R"({"magnitude":[606.71, 352.58, 230.87], "speed":[-10.90, -12.26, -17.71]})");
+    LONGS_EQUAL(3, r.targets.size());
+    DOUBLES_EQUAL(-10.90, r.targets[0].speed, 1e-9);
+    DOUBLES_EQUAL(606.71, r.targets[0].magnitude, 1e-9);
+    DOUBLES_EQUAL(-12.26, r.targets[1].speed, 1e-9);
+    DOUBLES_EQUAL(-17.71, r.targets[2].speed, 1e-9);
+    DOUBLES_EQUAL(230.87, r.targets[2].magnitude, 1e-9);
+    const RadarReport &q = report(R"({"magnitude":["606.7","352.5"],"speed":["10.9","-12.2"]})");
+    LONGS_EQUAL(2, q.targets.size());
+    DOUBLES_EQUAL(-12.2, q.targets[1].speed, 1e-9);
+}
+
+TEST(Ops243Parser, RangeLinesAreRecognisedNotSpeeds)
+{
+    CHECK(parser.parseLine(R"({"range":"12.3","magnitude":"400","time":"12.5"})", stampAt(1)) ==
+          LineKind::Range);
+    DOUBLES_EQUAL(12.3, parser.lastRange(), 1e-9);
+    LONGS_EQUAL(1, parser.counters().ranges);
+    LONGS_EQUAL(0, parser.counters().reports);
+}
+
+TEST(Ops243Parser, EveryReplyInTheReferenceIsAReply)
+{
+    const char *replies[] = {
+            R"({"Product":"OPS243"})",
+            R"({"Version":"1.0.0"})",
+            R"({"SamplingRate":10000, "resolution":0.0607})",
+            R"({"SampleSize":1024})",
+            R"({"Clock":"54"})",
+            R"({"PowerMode":"Continuous"})",
+            R"({"Squelch":"100"})",
+            R"({"RequiredMinSpeed":"0.000"})",
+            R"({"Product":"OPS243 Doppler"})",
+            R"({"Version":"1.3.1"})",
+            R"({"Build":"20181005_1335"})",
+            R"({"UID":"b2000040b7a12400d5188041"})",
+            R"({ "ResetReason": "Status from bitmask", "Power On" : true, "Supply Watchdog" : true, "Power Validation" : true })",
+            R"({"Clock":"50"})",
+            R"({"Clock":"137.429"})",
+            R"({"DetectedObjectCount":3})",
+            R"({"DetectedObjectCount":0})",
+            R"({"OutputFeature":"J"})",
+            R"({"Units":"mph"})",
+    };
+    for (const char *line : replies)
+        CHECK_TEXT(parser.parseLine(line, stampAt(1)) == LineKind::Reply, line);
+    LONGS_EQUAL(sizeof(replies) / sizeof(replies[0]), parser.counters().replies);
+    LONGS_EQUAL(0, parser.counters().rejectedTotal());
+
+    parser.parseLine(R"({ "ResetReason": "Status from bitmask", "Power On" : true })", stampAt(1));
+    STRCMP_EQUAL("Status from bitmask", parser.reply().find("ResetReason")->c_str());
+    STRCMP_EQUAL("true", parser.reply().find("Power On")->c_str());
+    parser.parseLine(R"({"SamplingRate":10000, "resolution":0.0607})", stampAt(1));
+    STRCMP_EQUAL("10000", parser.reply().find("SamplingRate")->c_str());
+}
+
+TEST(Ops243Parser, UnitsReplySwitchesUnits)
+{
+    Ops243Parser fresh;
+    fresh.setLogger(nullptr);
+    CHECK(fresh.unit() == SpeedUnit::MetersPerSecond); /* the sensor's power-on default */
+    CHECK(fresh.parseLine(R"({"Units":"km-per-hr"})", stampAt(1)) == LineKind::Reply);
+    CHECK(fresh.parseLine("50.0", stampAt(2)) == LineKind::Report);
+    CHECK(fresh.report().unit == SpeedUnit::Kmh);
+    CHECK(fresh.parseLine(R"({"Units":"m-per-sec"})", stampAt(3)) == LineKind::Reply);
+    CHECK(fresh.parseLine("5.0", stampAt(4)) == LineKind::Report);
+    CHECK(fresh.report().unit == SpeedUnit::MetersPerSecond);
+    /* A unit the parser does not know: speeds are refused rather than misread. */
+    CHECK(fresh.parseLine(R"({"Units":"furlongs-per-fortnight"})", stampAt(5)) == LineKind::Reply);
+    CHECK(!fresh.unitKnown());
+    CHECK(fresh.parseLine("5.0", stampAt(6)) == LineKind::Rejected);
+    CHECK(fresh.lastReject() == RejectReason::UnknownUnits);
+    CHECK(fresh.parseLine(R"({"Units":"mph"})", stampAt(7)) == LineKind::Reply);
+    CHECK(fresh.parseLine("5.0", stampAt(8)) == LineKind::Report);
+    CHECK(fresh.report().unit == SpeedUnit::Mph);
+}
+
+TEST(Ops243Parser, BlankLinesAreNotRejections)
+{
+    CHECK(parser.parseLine("", stampAt(1)) == LineKind::Blank);
+    CHECK(parser.parseLine("  \r", stampAt(1)) == LineKind::Blank);
+    LONGS_EQUAL(0, parser.counters().rejectedTotal());
+}
+
+TEST(Ops243Parser, MalformedLinesAreCountedPerReasonAndNothingElseIsLost)
+{
+    struct Case
+    {
+        std::string line;
+        RejectReason reason;
+    };
+    std::string members = "{";
+    for (int i = 0; i < 30; ++i)
+        members += (i ? "," : "") + std::string("\"k") + std::to_string(i) + "\":1";
+    members += "}";
+    const std::vector<Case> cases = {
+            {"12.3abc", RejectReason::BadNumber},
+            {"abc", RejectReason::BadNumber},
+            {"--5", RejectReason::BadNumber},
+            {"0x10", RejectReason::BadNumber},
+            {"12 34", RejectReason::BadNumber},
+            {"1,2,3,4", RejectReason::TooManyFields},
+            {",5.0", RejectReason::EmptyField},
+            {"5.0,", RejectReason::EmptyField},
+            {"nan", RejectReason::NotFinite},
+            {"-inf", RejectReason::NotFinite},
+            {"1e999", RejectReason::NotFinite},
+            {"999", RejectReason::OutOfRange},
+            {"-1, 5.0", RejectReason::Negative},
+            {std::string("12\x01", 3), RejectReason::ControlCharacter},
+            {std::string("5.0\0", 4), RejectReason::ControlCharacter},
+            {"\xff\xfe", RejectReason::NonAscii},
+            {std::string(300, '1'), RejectReason::TooLong},
+            {R"({"speed":1.0)", RejectReason::JsonSyntax},
+            {R"({'speed':1.0})", RejectReason::JsonSyntax},
+            {R"({"speed":01})", RejectReason::JsonSyntax},
+            {R"({"speed":NaN})", RejectReason::JsonSyntax},
+            {"[1,2]", RejectReason::JsonNotObject},
+            {R"("speed")", RejectReason::JsonNotObject},
+            {R"({"speed":{"v":1}})", RejectReason::JsonNested},
+            {R"({"speed":[[1]]})", RejectReason::JsonNested},
+            {R"({"speed":1} x)", RejectReason::JsonTrailing},
+            {R"({"speed":1,"speed":2})", RejectReason::JsonDuplicateKey},
+            {members, RejectReason::JsonTooLarge},
+            {"{}", RejectReason::EmptyObject},
+            {R"({"speed":"fast"})", RejectReason::BadValue},
+            {R"({"speed":true})", RejectReason::BadValue},
+            {R"({"speed":"1.0\n"})", RejectReason::BadValue},
+            {R"({"speed":1.0,"direction":"sideways"})", RejectReason::BadValue},
+            {R"({"speed":1.0,"tick":1.5})", RejectReason::BadValue},
+            {R"({"speed":[]})", RejectReason::EmptyArray},
+            {R"({"speed":[1,2],"magnitude":[3]})", RejectReason::ArrayMismatch},
+            {R"({"speed":[1,2],"magnitude":3})", RejectReason::ArrayMismatch},
+            {R"({"speed":[1,2,3,4,5,6,7,8,9,10]})", RejectReason::TooManyTargets},
+            {R"({"speed":-3.0,"direction":"inbound"})", RejectReason::DirectionConflict},
+            {R"({"speed":1.0,"unit":"furlongs"})", RejectReason::UnknownUnits},
+            {R"({"speed":1.0,"magnitude":-5})", RejectReason::Negative},
+            {R"({"speed":1.0,"time":-3})", RejectReason::Negative},
+            {R"({"speed":"1e400"})", RejectReason::NotFinite},
+            {R"({"speed":500})", RejectReason::OutOfRange},
+    };
+
+    std::set<RejectReason> reasons;
+    std::uint64_t good = 0;
+    for (const Case &c : cases) {
+        CHECK_TEXT(parser.parseLine(c.line, stampAt(5)) == LineKind::Rejected, c.line.c_str());
+        CHECK_EQUAL_TEXT(rejectReasonName(c.reason),
+                         std::string(rejectReasonName(parser.lastReject())), c.line.c_str());
+        CHECK(parser.lastError().find(rejectReasonName(c.reason)) != std::string::npos);
+        reasons.insert(c.reason);
+        /* A good line right after garbage still parses: nothing accepted is lost. */
+        CHECK(parser.parseLine("10.5", stampAt(6)) == LineKind::Report);
+        ++good;
+    }
+    CHECK(cases.size() >= 20);
+    CHECK(reasons.size() >= 20);
+    LONGS_EQUAL(cases.size(), parser.counters().rejectedTotal());
+    LONGS_EQUAL(good, parser.counters().reports);
+    LONGS_EQUAL(5, parser.counters().rejectedFor(RejectReason::BadNumber));
+    LONGS_EQUAL(4, parser.counters().rejectedFor(RejectReason::JsonSyntax));
+    /* One log line per rejection (below the rate limit), naming the reason. */
+    LONGS_EQUAL(cases.size(), logged.size());
+    CHECK(logged[0].find("bad_number") != std::string::npos);
+    CHECK(logged[0].find("12.3abc") != std::string::npos);
+}
+
+TEST(Ops243Parser, LogIsRateLimitedPerReasonButCountsAreExact)
+{
+    for (int i = 0; i < 2500; ++i)
+        parser.parseLine("garbage", stampAt(i));
+    LONGS_EQUAL(2500, parser.counters().rejectedFor(RejectReason::BadNumber));
+    LONGS_EQUAL(10 + 2, logged.size()); /* the first 10, then the 1000th and 2000th */
+    CHECK(logged.back().find("2000 so far") != std::string::npos);
+}
+
+TEST(Ops243Parser, TruncatedLinesAreRejected)
+{
+    CHECK(parser.parseLine("12.5", stampAt(1), true) == LineKind::Rejected);
+    CHECK(parser.lastReject() == RejectReason::TooLong);
+}
+
+TEST(Ops243Parser, UnknownReportKeysAreToleratedAndCounted)
+{
+    const RadarReport &r = report(R"({"speed":"3.5","snr":"12"})");
+    DOUBLES_EQUAL(3.5, r.targets[0].speed, 1e-9);
+    LONGS_EQUAL(1, parser.counters().unknownKeys);
+}
