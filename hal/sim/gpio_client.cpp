@@ -1,0 +1,234 @@
+#include "hal/sim/gpio_client.h"
+
+#include <cerrno>
+#include <cstring>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <boost/asio/local/stream_protocol.hpp>
+
+#include "hal/error.h"
+#include "hal/sim/framing.h"
+#include "sim_wire.pb.h"
+
+namespace stopline::hal::sim {
+
+namespace {
+
+namespace asio = boost::asio;
+
+/* Connects a blocking Unix stream socket; throws HalError naming the path. */
+int connectUnix(const std::string &path, const std::string &what)
+{
+    sockaddr_un addr{};
+    if (path.empty())
+        throw HalError(what + ": no simulator socket configured");
+    if (path.size() >= sizeof(addr.sun_path))
+        throw HalError(what + ": socket path '" + path + "' is too long");
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        throw HalError(what + ": socket: " + std::strerror(errno));
+    if (::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) < 0) {
+        int err = errno;
+        ::close(fd);
+        throw HalError(what + ": cannot connect to simulator socket '" + path +
+                       "': " + std::strerror(err) +
+                       (err == ENOENT || err == ECONNREFUSED ? " (is stopline-sim running?)" : ""));
+    }
+    return fd;
+}
+
+class SimGpioLines : public GpioLines
+{
+public:
+    SimGpioLines(asio::io_context &io, const GpioConfig &config);
+    ~SimGpioLines() override;
+
+    void start(EventHandler onEvent, ErrorHandler onError) override;
+    void stop() override;
+    std::size_t size() const override { return lines_.size(); }
+    const std::string &name(std::size_t index) const override { return lines_[index].name; }
+    bool value(std::size_t index) const override { return lines_[index].value; }
+    std::string describe() const override { return description_; }
+
+private:
+    struct Line
+    {
+        std::string name;
+        std::uint32_t offset = 0;
+        bool activeLow = false;
+        bool value = false;
+    };
+
+    void readMore();
+    void handle(std::string_view payload);
+    void fail(const std::string &message);
+
+    std::string what_;
+    asio::local::stream_protocol::socket socket_;
+    FrameReader reader_{64 * 1024};
+    std::vector<Line> lines_;
+    std::string description_;
+    EventHandler onEvent_;
+    ErrorHandler onError_;
+    bool running_ = false;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    simwire::GpioMessage message_; /* reused: no allocation per edge once warmed up */
+};
+
+SimGpioLines::SimGpioLines(asio::io_context &io, const GpioConfig &config)
+    : what_("gpio sim chip '" + config.chip + "'"), socket_(io)
+{
+    if (config.lines.empty())
+        throw HalError(what_ + ": no lines configured");
+    int fd = connectUnix(config.simSocket, what_);
+
+    simwire::GpioMessage request;
+    request.mutable_request()->set_chip(config.chip);
+    request.mutable_request()->set_consumer(config.consumer);
+    for (const GpioLineConfig &line : config.lines)
+        request.mutable_request()->add_lines(line.line);
+    std::string error;
+    std::string payload;
+    if (!writeFrame(fd, request.SerializeAsString(), &error)) {
+        ::close(fd);
+        throw HalError(what_ + ": sending the request to '" + config.simSocket + "': " + error);
+    }
+    ReadStatus status = readFrame(fd, payload, config.connectTimeoutMs, 64 * 1024, &error);
+    simwire::GpioMessage reply;
+    if (status != ReadStatus::Ok || !reply.ParseFromString(payload) || !reply.has_chip()) {
+        ::close(fd);
+        if (status == ReadStatus::Closed)
+            error = "simulator closed the connection";
+        else if (status == ReadStatus::Ok)
+            error = "reply is not a GpioChipInfo";
+        throw HalError(what_ + ": no answer from simulator at '" + config.simSocket +
+                       "': " + error);
+    }
+    const simwire::GpioChipInfo &chip = reply.chip();
+    if (!chip.error().empty()) {
+        ::close(fd);
+        throw HalError(what_ + ": refused by the simulator: " + chip.error());
+    }
+    description_ = chip.name() + " [" + chip.label() + "] (sim " + config.simSocket + ")";
+
+    for (const GpioLineConfig &wanted : config.lines) {
+        const simwire::GpioLine *found = nullptr;
+        for (const simwire::GpioLine &line : chip.lines())
+            if (line.name() == wanted.line || std::to_string(line.offset()) == wanted.line)
+                found = &line;
+        if (!found) {
+            ::close(fd);
+            throw HalError(what_ + ": line '" + wanted.line +
+                           "' not found in the simulator's answer");
+        }
+        Line entry;
+        entry.name = wanted.name.empty() ? wanted.line : wanted.name;
+        entry.offset = found->offset();
+        entry.activeLow = wanted.activeLow;
+        entry.value = found->value() != wanted.activeLow;
+        lines_.push_back(std::move(entry));
+    }
+    socket_.assign(asio::local::stream_protocol(), fd);
+}
+
+SimGpioLines::~SimGpioLines()
+{
+    *alive_ = false;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+}
+
+void SimGpioLines::start(EventHandler onEvent, ErrorHandler onError)
+{
+    onEvent_ = std::move(onEvent);
+    onError_ = std::move(onError);
+    running_ = true;
+    readMore();
+}
+
+void SimGpioLines::stop()
+{
+    running_ = false;
+    boost::system::error_code ignored;
+    socket_.cancel(ignored);
+}
+
+void SimGpioLines::readMore()
+{
+    constexpr std::size_t kChunk = 4096;
+    std::weak_ptr<bool> alive = alive_;
+    socket_.async_read_some(
+            asio::buffer(reader_.prepare(kChunk), kChunk),
+            [this, alive](const boost::system::error_code &ec, std::size_t n) {
+                if (alive.expired() || !running_)
+                    return;
+                if (ec) {
+                    fail(ec == asio::error::eof ? "simulator closed the GPIO connection"
+                                                : ec.message());
+                    return;
+                }
+                reader_.commit(n);
+                std::string_view payload;
+                FrameReader::Status status;
+                while (running_ && (status = reader_.next(payload)) == FrameReader::Status::Ready)
+                    handle(payload);
+                if (!running_)
+                    return;
+                if (status == FrameReader::Status::Oversized) {
+                    fail("simulator sent a frame of " + std::to_string(reader_.announcedBytes()) +
+                         " bytes");
+                    return;
+                }
+                readMore();
+            });
+}
+
+void SimGpioLines::handle(std::string_view payload)
+{
+    if (!message_.ParseFromArray(payload.data(), static_cast<int>(payload.size()))) {
+        fail("undecodable GpioMessage from the simulator");
+        return;
+    }
+    if (!message_.has_edge())
+        return; /* nothing else is expected after the handshake; tolerate */
+    const simwire::GpioEdge &edge = message_.edge();
+    Nanos seen = monotonicNow();
+    for (std::size_t i = 0; i < lines_.size(); ++i) {
+        /* Several configured names may map to one wire line; each gets the edge. */
+        if (lines_[i].offset != edge.offset())
+            continue;
+        GpioEvent event;
+        event.index = i;
+        event.active = edge.rising() != lines_[i].activeLow;
+        event.stamp.sampleNs = edge.timestamp_ns();
+        event.stamp.seenNs = seen;
+        event.seqno = edge.seqno();
+        lines_[i].value = event.active;
+        if (onEvent_)
+            onEvent_(event);
+        if (!running_)
+            return;
+    }
+}
+
+void SimGpioLines::fail(const std::string &message)
+{
+    if (!running_)
+        return;
+    running_ = false;
+    if (onError_)
+        onError_(what_ + ": " + message);
+}
+
+} /* namespace */
+
+std::unique_ptr<GpioLines> openSimGpioLines(asio::io_context &io, const GpioConfig &config)
+{
+    return std::make_unique<SimGpioLines>(io, config);
+}
+
+} /* namespace stopline::hal::sim */
