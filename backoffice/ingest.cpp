@@ -134,7 +134,7 @@ IngestReply Ingest::record(const std::string &device, std::string_view bytes)
     nr.recordId = r.record_id();
     nr.bytes = std::string(bytes);
     for (const Finding &f : check.findings)
-        nr.findings += (nr.findings.empty() ? "" : " ") + std::string(codeName(f.code));
+        nr.findings += (nr.findings.empty() ? "" : "; ") + f.text();
     if (r.has_violation()) {
         const Violation &v = r.violation();
         nr.makeCase = true;

@@ -621,7 +621,7 @@ IngestOutcome Store::ingest(const NewRecord &r,
 
     NewRecord stored = r;
     for (const std::string &f : verdict.findings)
-        stored.findings += (stored.findings.empty() ? "" : " ") + f;
+        stored.findings += (stored.findings.empty() ? "" : "; ") + f;
     int64_t rowId = insertRecordRows(*db, stored, received);
     if (r.makeCase) {
         auto c = db->query("INSERT INTO cases (record_row, device_id, seq, site, location_code, "

@@ -95,7 +95,7 @@ struct NewRecord
     std::string kind; /* "violation", "genesis", "self_check", ... */
     std::string recordId;
     std::string bytes;    /* the exact SealedRecord bytes received */
-    std::string findings; /* codes found by checkRecord, space separated */
+    std::string findings; /* findings of checkRecord, "; " separated */
     /* A violation opens a case. */
     bool makeCase = false;
     std::string violationType; /* "red_light", "school_zone_speed" */

@@ -1,0 +1,18 @@
+# Turns every file in DIR into a byte array in OUT (the web UI is compiled into the
+# binary: no install layout to get wrong, no CDN, works offline).
+file(GLOB files RELATIVE ${DIR} ${DIR}/*)
+list(SORT files)
+set(body "#include \"backoffice/web_assets.h\"\n\nnamespace stopline::backoffice {\n\nnamespace {\n")
+set(table "")
+set(i 0)
+foreach(f ${files})
+    file(READ ${DIR}/${f} hex HEX)
+    string(LENGTH "${hex}" len)
+    math(EXPR size "${len} / 2")
+    string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+    string(APPEND body "const unsigned char asset${i}[] = {${bytes}0};\n")
+    string(APPEND table "    {\"${f}\", asset${i}, ${size}},\n")
+    math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND body "} /* namespace */\n\nconst WebAsset kWebAssets[] = {\n${table}};\nconst size_t kWebAssetCount = ${i};\n\n} /* namespace stopline::backoffice */\n")
+file(WRITE ${OUT} "${body}")

@@ -1,0 +1,128 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "backoffice/http_server.h"
+#include "backoffice/ingest.h"
+#include "backoffice/store/store.h"
+#include "evidence/keys.h"
+
+namespace stopline::backoffice {
+
+/* Who is asking, as far as authorization is concerned. A reviewer or supervisor is
+ * "signed" when authorized and with a digitized signature on file: only they may
+ * conduct reviews (policy "Citation review"). */
+enum Grant : unsigned {
+    kAnonymous = 1u << 0,
+    kDevice = 1u << 1,
+    kTechnician = 1u << 2,
+    kReviewerUnsigned = 1u << 3,
+    kReviewer = 1u << 4,
+    kSupervisorUnsigned = 1u << 5,
+    kSupervisor = 1u << 6,
+    kAdmin = 1u << 7,
+};
+inline constexpr unsigned kAnyUser =
+        kTechnician | kReviewerUnsigned | kReviewer | kSupervisorUnsigned | kSupervisor | kAdmin;
+inline constexpr unsigned kEveryone = kAnonymous | kDevice | kAnyUser;
+
+/* One line of the route table: the only place that says who may do what. The
+ * authorization-matrix test walks this table, so a new route cannot be forgotten. */
+struct RouteSpec
+{
+    const char *method;
+    const char *pattern; /* "/api/v1/cases/{id}" */
+    unsigned allow;      /* Grant bits */
+    const char *summary;
+};
+
+const std::vector<RouteSpec> &routeTable();
+
+/* Matches `path` against a pattern; fills {name} parameters. */
+bool matchRoute(const std::string &pattern, const std::string &path,
+                std::map<std::string, std::string> *params);
+
+struct AppConfig
+{
+    std::string serverId = "stopline-backoffice";
+    int64_t leaseNs = 15LL * 60 * 1'000'000'000;     /* a case stays reserved this long */
+    int64_t sessionNs = 12LL * 3600 * 1'000'000'000; /* one shift */
+};
+
+/* The back-office's HTTP application: authentication (session cookie, device token,
+ * client certificate), authorization from the route table, CSRF, and the handlers of
+ * ingest, queue, cases, audit and administration. Thread-safe: state lives in the
+ * store. */
+class BackofficeApp
+{
+public:
+    /* Both borrowed; they outlive the app. */
+    BackofficeApp(Store *store, const evidence::SigningKey *serverKey, AppConfig config);
+
+    HttpResponse handle(const HttpRequest &request);
+
+    struct Principal
+    {
+        Grant grant = kAnonymous;
+        std::string name; /* user name or device id */
+        UserInfo user;
+        SessionInfo session;
+        bool viaSession = false;
+    };
+
+private:
+    struct Context;
+    using Handler = HttpResponse (BackofficeApp::*)(Context &);
+
+    HttpResponse authenticate(const HttpRequest &req, Principal *who);
+    void audit(Context &ctx, const std::string &action, const std::string &target,
+               const std::string &detail = {});
+
+    HttpResponse index(Context &);
+    HttpResponse asset(Context &);
+    HttpResponse health(Context &);
+    HttpResponse serverKey(Context &);
+    HttpResponse login(Context &);
+    HttpResponse logout(Context &);
+    HttpResponse sessionInfo(Context &);
+    HttpResponse postRecord(Context &);
+    HttpResponse postCheckpoint(Context &);
+    HttpResponse postHeartbeat(Context &);
+    HttpResponse queue(Context &);
+    HttpResponse claimNext(Context &);
+    HttpResponse listCases(Context &);
+    HttpResponse getCase(Context &);
+    HttpResponse claimCase(Context &);
+    HttpResponse releaseCase(Context &);
+    HttpResponse clipViewed(Context &);
+    HttpResponse decide(Context &);
+    HttpResponse approval(Context &);
+    HttpResponse media(Context &);
+    HttpResponse recordBytes(Context &);
+    HttpResponse devices(Context &);
+    HttpResponse alarms(Context &);
+    HttpResponse resolveAlarm(Context &);
+    HttpResponse auditLog(Context &);
+    HttpResponse auditVerify(Context &);
+    HttpResponse users(Context &);
+    HttpResponse authorizeUser(Context &);
+
+    struct Entry
+    {
+        RouteSpec spec;
+        Handler handler;
+    };
+    /* The route table with its handlers; routeTable() exposes the specs. */
+    static const std::vector<Entry> &entries();
+    friend const std::vector<RouteSpec> &routeTable();
+
+    Store *store_;
+    const evidence::SigningKey *serverKey_;
+    AppConfig config_;
+    Ingest ingest_;
+};
+
+} /* namespace stopline::backoffice */
