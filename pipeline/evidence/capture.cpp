@@ -1,0 +1,138 @@
+#include "pipeline/evidence/capture.h"
+
+#include <exception>
+#include <memory>
+
+#include <boost/asio/post.hpp>
+
+namespace stopline::pipeline {
+
+namespace asio = boost::asio;
+
+EvidenceAssembler::EvidenceAssembler(asio::any_io_executor eventExecutor,
+                                     asio::any_io_executor workers, Sealer *sealer,
+                                     SiteIdentity site, EvidenceOptions options,
+                                     PlateLocator::Options plateOptions)
+    : eventExecutor_(std::move(eventExecutor)), workers_(std::move(workers)), sealer_(sealer),
+      site_(std::move(site)), options_(options), locator_(plateOptions)
+{}
+
+void EvidenceAssembler::assemble(Decision decision, Snapshot snapshot, CaptureContext context,
+                                 Handler handler)
+{
+    ++inFlight_;
+    /* Shared so the (copyable) completion handlers can carry it through the hops. */
+    auto job = std::make_shared<Result>();
+    job->decisionId = decision.id;
+    job->kind = decision.kind;
+    asio::post(workers_, [this, job, decision = std::move(decision), snapshot = std::move(snapshot),
+                          context = std::move(context), handler = std::move(handler)]() mutable {
+        evidence::Record record;
+        try {
+            record = buildViolationRecord(decision, snapshot, site_, context, options_, locator_,
+                                          &job->build);
+        } catch (const std::exception &e) {
+            job->error = e.what();
+        }
+        snapshot = {}; /* the frames go back to the camera's pool now */
+        if (!job->error.empty()) {
+            asio::post(eventExecutor_, [this, job, handler = std::move(handler)]() {
+                --inFlight_;
+                handler(std::move(*job));
+            });
+            return;
+        }
+        sealer_->seal(std::move(record), eventExecutor_,
+                      [this, job, handler = std::move(handler)](Sealer::Result sealed) {
+                          --inFlight_;
+                          job->seal = std::move(sealed);
+                          if (!job->seal.ok())
+                              job->error = job->seal.error;
+                          handler(std::move(*job));
+                      });
+    });
+}
+
+void EvidenceAssembler::sealRecord(evidence::Record record, Sealer::Handler handler)
+{
+    sealer_->seal(std::move(record), eventExecutor_, std::move(handler));
+}
+
+CaptureCoordinator::CaptureCoordinator(FrameRing *ring, EvidenceAssembler *assembler,
+                                       ContextProvider context, Done done)
+    : ring_(ring), assembler_(assembler), context_(std::move(context)), done_(std::move(done))
+{}
+
+void CaptureCoordinator::handle(const std::vector<Decision> &decisions)
+{
+    for (const Decision &d : decisions)
+        handle(d);
+}
+
+void CaptureCoordinator::request(const Key &key, const Decision &decision)
+{
+    ++stats_.captures;
+    Entry &e = entries_[key];
+    e.requestId = ring_->request(snapshotRequestFor(decision, assembler_->options()),
+                                 [this, key](Snapshot snapshot) {
+                                     auto it = entries_.find(key);
+                                     if (it == entries_.end())
+                                         return;
+                                     if (snapshot.status != Snapshot::Status::Complete)
+                                         ++stats_.incompleteSnapshots;
+                                     it->second.snapshot = std::move(snapshot);
+                                     maybeAssemble(key);
+                                 });
+}
+
+void CaptureCoordinator::handle(const Decision &d)
+{
+    const Key key{static_cast<int>(d.kind), d.id};
+    auto it = entries_.find(key);
+    switch (d.verdict) {
+    case Decision::Verdict::Capture:
+        if (it == entries_.end())
+            request(key, d);
+        return;
+    case Decision::Verdict::NoCite:
+        if (it != entries_.end()) {
+            if (!it->second.snapshot)
+                ring_->cancel(it->second.requestId);
+            entries_.erase(it);
+            ++stats_.cancelled;
+        }
+        return;
+    case Decision::Verdict::Cite:
+        ++stats_.cited;
+        if (it == entries_.end())
+            request(key, d); /* a Cite without a Capture: ask for the frames now */
+        {
+            Entry &e = entries_[key];
+            e.final = d;
+            e.context = context_ ? context_() : CaptureContext{};
+        }
+        maybeAssemble(key);
+        return;
+    }
+}
+
+void CaptureCoordinator::maybeAssemble(const Key &key)
+{
+    auto it = entries_.find(key);
+    if (it == entries_.end() || !it->second.snapshot || !it->second.final)
+        return;
+    Entry e = std::move(it->second);
+    entries_.erase(it);
+    Decision decision = *e.final;
+    assembler_->assemble(*e.final, std::move(*e.snapshot), std::move(e.context),
+                         [this, decision](EvidenceAssembler::Result result) {
+                             if (result.ok())
+                                 ++stats_.sealed;
+                             else
+                                 ++stats_.failed;
+                             if (done_)
+                                 done_(decision, result);
+                         });
+}
+
+} /* namespace stopline::pipeline */

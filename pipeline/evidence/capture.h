@@ -1,0 +1,121 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "pipeline/evidence/evidence_builder.h"
+#include "pipeline/evidence/sealer.h"
+#include "pipeline/frame_ring/frame_ring.h"
+#include "pipeline/plate/plate_locator.h"
+#include "pipeline/trigger/decision.h"
+
+namespace stopline::pipeline {
+
+/* Turns a cited decision and its frames into a sealed record without touching the
+ * event thread: building (colour conversion, JPEG, plate location) runs on the worker
+ * pool, one violation per worker task; sealing goes through the Sealer's strand; the
+ * result is posted back to the event executor. Thread-safe to call from the event
+ * thread; the assembler must outlive the work it started. */
+class EvidenceAssembler
+{
+public:
+    struct Result
+    {
+        std::uint64_t decisionId = 0;
+        ViolationKind kind = ViolationKind::RedLight;
+        Sealer::Result seal; /* seal.sealed is set when the record is in the chain */
+        BuildStats build;
+        std::string error; /* building or sealing failed: why */
+
+        bool ok() const { return error.empty() && seal.ok(); }
+    };
+    using Handler = std::function<void(Result)>;
+
+    EvidenceAssembler(boost::asio::any_io_executor eventExecutor,
+                      boost::asio::any_io_executor workers, Sealer *sealer, SiteIdentity site,
+                      EvidenceOptions options, PlateLocator::Options plateOptions);
+
+    /* Builds and seals the record of a Cite decision; `handler` runs on the event
+     * executor. The snapshot's frames are released as soon as they are encoded. */
+    void assemble(Decision decision, Snapshot snapshot, CaptureContext context, Handler handler);
+
+    /* Seals a record built elsewhere (self-check, calibration) into the same chain. */
+    void sealRecord(evidence::Record record, Sealer::Handler handler);
+
+    std::size_t inFlight() const { return inFlight_.load(); }
+    const EvidenceOptions &options() const { return options_; }
+    const SiteIdentity &site() const { return site_; }
+
+private:
+    boost::asio::any_io_executor eventExecutor_;
+    boost::asio::any_io_executor workers_;
+    Sealer *sealer_;
+    SiteIdentity site_;
+    EvidenceOptions options_;
+    PlateLocator locator_;
+    std::atomic<std::size_t> inFlight_{0};
+};
+
+/* The glue between the rules, the ring and the assembler, for the daemon's event
+ * thread: feed it every decision the rules return. A Capture asks the ring for the
+ * frames at once; a Cite waits for those frames (and they for it), then assembles and
+ * seals; a NoCite after a Capture cancels the frames. Single-threaded: call handle()
+ * and let callbacks run on the event executor only. */
+class CaptureCoordinator
+{
+public:
+    /* The clock state, radar identity and latest self-check, read when a decision is
+     * final (on the event thread). */
+    using ContextProvider = std::function<CaptureContext()>;
+    /* One call per cited decision, with the sealed record or the error. */
+    using Done = std::function<void(const Decision &, const EvidenceAssembler::Result &)>;
+
+    struct Stats
+    {
+        std::uint64_t captures = 0;  /* snapshots requested */
+        std::uint64_t cancelled = 0; /* refused after Capture: frames released */
+        std::uint64_t cited = 0;
+        std::uint64_t sealed = 0;
+        std::uint64_t failed = 0;
+        std::uint64_t incompleteSnapshots = 0; /* camera stalled or ring busy */
+    };
+
+    CaptureCoordinator(FrameRing *ring, EvidenceAssembler *assembler, ContextProvider context,
+                       Done done);
+
+    void handle(const std::vector<Decision> &decisions);
+    void handle(const Decision &decision);
+
+    /* Decisions waiting for frames or for their final verdict. */
+    std::size_t pending() const { return entries_.size(); }
+    const Stats &stats() const { return stats_; }
+
+private:
+    using Key = std::pair<int, std::uint64_t>; /* (kind, id): ids are per rule */
+    struct Entry
+    {
+        std::uint64_t requestId = 0;
+        std::optional<Snapshot> snapshot;
+        std::optional<Decision> final;
+        CaptureContext context;
+    };
+
+    void request(const Key &key, const Decision &decision);
+    void maybeAssemble(const Key &key);
+
+    FrameRing *ring_;
+    EvidenceAssembler *assembler_;
+    ContextProvider context_;
+    Done done_;
+    std::map<Key, Entry> entries_;
+    Stats stats_;
+};
+
+} /* namespace stopline::pipeline */

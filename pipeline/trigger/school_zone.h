@@ -1,0 +1,179 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "drivers/events.h"
+#include "pipeline/trigger/decision.h"
+
+namespace stopline::pipeline {
+
+struct CivilDate
+{
+    int year = 1970;
+    int month = 1; /* 1..12 */
+    int day = 1;   /* 1..31 */
+
+    auto operator<=>(const CivilDate &) const = default;
+    std::string text() const; /* "2026-09-01" */
+};
+
+/* Local civil time of an event. The rules never read a clock: the daemon converts the
+ * event's UTC time with the site's time zone and passes it in. */
+struct CivilTime
+{
+    CivilDate date;
+    int weekday = 0; /* 0 = Sunday .. 6 = Saturday */
+    int secondOfDay = 0;
+};
+
+/* Local civil time (process time zone, TZ) of a UTC instant; for the daemon. */
+CivilTime civilTimeFromUtc(std::int64_t utcNs);
+
+/* "YYYY-MM-DD"; nullopt when malformed or not a real date. */
+std::optional<CivilDate> parseDate(std::string_view text);
+
+/* A daily enforcement window in local time, [from, to). */
+struct TimeWindow
+{
+    int fromSecond = 0;
+    int toSecond = 0;
+    std::string text; /* "07:30-09:00" */
+};
+
+/* "HH:MM-HH:MM" with from < to; nullopt when malformed. */
+std::optional<TimeWindow> parseWindow(std::string_view text);
+
+/* When school is in session and when the zone is enforced. A day is a school day when
+ * it falls in a session, on a school weekday, and is not a no-school day. */
+struct SchoolCalendar
+{
+    struct Session
+    {
+        CivilDate first;
+        CivilDate last; /* inclusive */
+        std::string name;
+    };
+    struct NoSchoolDay
+    {
+        CivilDate date;
+        std::string name;
+    };
+    std::vector<Session> sessions;
+    std::vector<NoSchoolDay> noSchoolDays;
+    std::array<bool, 7> schoolWeekdays{false, true, true, true, true, true, false};
+    std::vector<TimeWindow> windows;
+
+    struct Verdict
+    {
+        bool inSession = false;
+        std::string entry; /* the calendar line that decided: session or no-school day */
+        bool inWindow = false;
+        std::string window; /* the window we are in (or the day's windows) */
+    };
+    Verdict check(const CivilTime &time) const;
+};
+
+enum class TravelDirection { Inbound, Outbound, Both };
+
+/* Every number of the school-zone rule (reference/enforcement-rules.md). Speeds are in
+ * `unit`; radar readings in another unit are converted. */
+struct SchoolZoneConfig
+{
+    double limit = 20.0;         /* posted limit while the beacon flashes */
+    double thresholdOver = 10.0; /* cite only above limit + thresholdOver */
+    drivers::SpeedUnit unit = drivers::SpeedUnit::Mph;
+    double cosineAngleDeg = 0.0;     /* beam to travel, from calibration */
+    double maxSpread = 2.0;          /* one vehicle's corrected readings (Sensys Gatso: 2 mph) */
+    double sameSpeedTolerance = 1.0; /* targets closer than this are one vehicle */
+    Nanos selfCheckMaxAgeNs = 15 * 60 * kNanosPerSecond;
+    Nanos trackGapNs = 500 * kNanosPerMilli; /* silence that ends a vehicle's track */
+    double trackBreak = 5.0;           /* a single-target jump this large starts a new vehicle */
+    unsigned minSamples = 3;           /* readings before a speed counts as measured */
+    std::size_t maxTrackSamples = 256; /* a parked-in-beam target cannot grow memory */
+    Nanos eventSlackNs = 200 * kNanosPerMilli; /* poll() waits this past the gap */
+    TravelDirection direction = TravelDirection::Inbound;
+    std::string beacon; /* the zone's beacon; empty: any beacon */
+    SchoolCalendar calendar;
+    CaptureTiming capture;
+};
+
+/* Every problem with a configuration, each naming the field; empty when valid. */
+std::vector<std::string> validate(const SchoolZoneConfig &config);
+
+/* The school-zone speed rule as a pure, deterministic state machine. Radar reports are
+ * grouped into one track per vehicle (ended by silence, or by a jump in a lone
+ * target's speed). Once a track has `minSamples` readings the preconditions are
+ * checked at each reading — enforcement not suspended, beacon flashing, school in
+ * session, inside an enforcement window, a passed self-check younger than the maximum
+ * age — and as soon as they hold and the readings so far are consistent (one target,
+ * spread within limit) and over limit + threshold, the rule asks for pictures
+ * (Capture, event = that reading). When the track ends the whole track is judged:
+ * the first of too_few_samples, the precondition reason, multi_target, speed_spread,
+ * under_threshold; else Cite. The cited speed is the median of the strongest target's
+ * readings divided by cos(angle). */
+class SchoolZoneRule
+{
+public:
+    /* Throws std::invalid_argument listing every validate() problem. */
+    explicit SchoolZoneRule(SchoolZoneConfig config);
+
+    void onBeacon(const drivers::BeaconState &state);
+    /* The controller-side radar self-check result (power-on, periodic, fork). */
+    void onSelfCheck(bool passed, Nanos atNs);
+    /* `civil` is the local civil time of report.at (see civilTimeFromUtc). */
+    std::vector<Decision> onRadar(const drivers::RadarReport &report, const CivilTime &civil);
+    /* Ends a track whose vehicle has left the beam; call a few times a second. */
+    std::vector<Decision> poll(Nanos nowNs);
+
+    void setSuspended(bool suspended) { suspended_ = suspended; }
+    bool suspended() const { return suspended_; }
+
+    const ReasonCounts &counts() const { return counts_; }
+    const SchoolZoneConfig &config() const { return config_; }
+    bool tracking() const { return track_.has_value(); }
+
+private:
+    struct Track
+    {
+        std::uint64_t candidateId = 0; /* 0: no Capture issued */
+        Nanos startNs = 0;
+        Nanos lastNs = 0;
+        double lastSpeed = 0;         /* strongest relevant target, configured unit, signed */
+        std::vector<double> readings; /* strongest target's corrected |speed| */
+        std::vector<SpeedSample> samples;
+        bool multiTarget = false;
+        unsigned targetsInBeam = 0;
+        Reason precondition = Reason::None;
+        SpeedFacts conditions; /* beacon, calendar, self-check at the last evaluation */
+        Decision capture;
+    };
+
+    Reason preconditions(Nanos atNs, const CivilTime &civil, SpeedFacts *facts) const;
+    void summarize(const Track &track, SpeedFacts *facts) const;
+    Decision finish(Track &track, Nanos triggerNs);
+    bool relevant(double speed) const;
+
+    SchoolZoneConfig config_;
+    double cosine_ = 1.0;
+    bool suspended_ = false;
+    std::uint64_t nextId_ = 1;
+    ReasonCounts counts_;
+    struct Beacon
+    {
+        bool active = false;
+        Nanos sinceNs = 0;
+    };
+    std::map<std::string, Beacon> beacons_;
+    bool selfCheckKnown_ = false;
+    bool selfCheckPassed_ = false;
+    Nanos selfCheckAtNs_ = 0;
+    std::optional<Track> track_;
+};
+
+} /* namespace stopline::pipeline */
