@@ -47,6 +47,20 @@ struct SignalFault
     std::string detail;
 };
 
+/* An interval measured as shown, edge to edge on kernel timestamps: every yellow of every
+ * head, and every all-red of a group of heads (from the last head turning red to the first
+ * leaving red). These durations go into evidence. */
+struct SignalInterval
+{
+    enum class Kind { Yellow, AllRed };
+    Kind kind = Kind::Yellow;
+    std::string head;  /* the head (Yellow) or the group's name (AllRed) */
+    Nanos startNs = 0; /* first edge of the change that began it */
+    Nanos endNs = 0;   /* first edge of the change that ended it */
+    Nanos durationNs = 0;
+    Phase next = Phase::Unknown; /* what followed: Red after a yellow, Green after an all-red */
+};
+
 /* One loop detector's presence changed. */
 struct LoopPresence
 {
