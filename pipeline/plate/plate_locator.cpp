@@ -1,7 +1,9 @@
 #include "pipeline/plate/plate_locator.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <numeric>
 
 #include <opencv2/imgproc.hpp>
@@ -39,17 +41,40 @@ int findRoot(std::vector<int> &parent, int i)
     return i;
 }
 
+/* Clears horizontal runs longer than any character stroke. Plate frames, borders and
+ * bumper edges touch the characters in many photographs and would otherwise merge them
+ * into one component that is no longer character-shaped. */
+void cutLongRuns(cv::Mat &mask, int maxRun)
+{
+    for (int y = 0; y < mask.rows; ++y) {
+        std::uint8_t *p = mask.ptr<std::uint8_t>(y);
+        int x = 0;
+        while (x < mask.cols) {
+            if (!p[x]) {
+                ++x;
+                continue;
+            }
+            int start = x;
+            while (x < mask.cols && p[x])
+                ++x;
+            if (x - start > maxRun)
+                std::fill(p + start, p + x, 0);
+        }
+    }
+}
+
 /* Character-like connected components of a binary mask. */
-std::vector<Blob> charBlobs(const cv::Mat &mask, const PlateLocator::Options &options)
+std::vector<Blob> charBlobs(const cv::Mat &mask, int minH, int maxH)
 {
     cv::Mat labels, stats, centroids;
-    int n = cv::connectedComponentsWithStats(mask, labels, stats, centroids, 8, CV_32S);
+    int n = cv::connectedComponentsWithStats(mask, labels, stats, centroids, 8, CV_32S,
+                                             cv::CCL_GRANA);
     std::vector<Blob> blobs;
     for (int i = 1; i < n; ++i) {
         const int *s = stats.ptr<int>(i);
         Blob b{s[cv::CC_STAT_LEFT], s[cv::CC_STAT_TOP], s[cv::CC_STAT_WIDTH], s[cv::CC_STAT_HEIGHT],
                s[cv::CC_STAT_AREA]};
-        if (b.h < options.minCharHeight || b.h > options.maxCharHeight)
+        if (b.h < minH || b.h > maxH)
             continue;
         if (b.w < 2 || b.w > 1.2 * b.h || b.w < 0.08 * b.h)
             continue;
@@ -109,15 +134,24 @@ std::vector<std::vector<Blob>> groupRows(std::vector<Blob> blobs,
     return rows;
 }
 
-CharRow describeRow(const std::vector<Blob> &blobs, bool darkOnLight,
-                    const PlateLocator::Options &options)
+double bandDensity(const cv::Mat &mask, cv::Rect band)
+{
+    band &= cv::Rect(0, 0, mask.cols, mask.rows);
+    if (band.empty())
+        return 1.0; /* off the image: no evidence of a margin */
+    return double(cv::countNonZero(mask(band))) / band.area();
+}
+
+/* Measures a row in the pixels of the pass that found it (mask is that pass's mask). */
+CharRow describeRow(const std::vector<Blob> &blobs, const cv::Mat &mask, bool darkOnLight,
+                    int contrastIndex, const PlateLocator::Options &options)
 {
     CharRow row;
     row.darkOnLight = darkOnLight;
     row.count = static_cast<int>(blobs.size());
     std::vector<double> heights, tops, bottoms, gaps;
     int x0 = blobs.front().x, x1 = 0, y0 = blobs.front().y, y1 = 0;
-    int narrow = 0;
+    double narrow = 0, solid = 0, aspect = 0, fill = 0;
     for (std::size_t i = 0; i < blobs.size(); ++i) {
         const Blob &b = blobs[i];
         heights.push_back(b.h);
@@ -127,59 +161,146 @@ CharRow describeRow(const std::vector<Blob> &blobs, bool darkOnLight,
         x1 = std::max(x1, b.right());
         y0 = std::min(y0, b.y);
         y1 = std::max(y1, b.bottom());
-        if (b.w < 0.3 * b.h)
-            ++narrow;
+        double f = double(b.area) / (double(b.w) * b.h);
+        narrow += b.w < 0.3 * b.h;
+        solid += f > 0.8;
+        aspect += double(b.w) / b.h;
+        fill += f;
         if (i > 0)
             gaps.push_back(b.x - blobs[i - 1].right());
     }
+    const double n = row.count;
     row.chars = cv::Rect(x0, y0, x1 - x0, y1 - y0);
-    double h = median(heights);
+    const double h = median(heights);
     row.charHeight = h;
-    double top = median(tops), bottom = median(bottoms);
-    double dev = 0;
-    for (std::size_t i = 0; i < blobs.size(); ++i)
+    const double top = median(tops), bottom = median(bottoms);
+    double dev = 0, hDev = 0;
+    for (std::size_t i = 0; i < blobs.size(); ++i) {
         dev += std::abs(tops[i] - top) + std::abs(bottoms[i] - bottom);
-    dev /= (2.0 * blobs.size() * h);
-
+        hDev += std::abs(heights[i] - h);
+    }
     double gapMean = std::accumulate(gaps.begin(), gaps.end(), 0.0) / gaps.size();
     double gapVar = 0;
     for (double g : gaps)
         gapVar += (g - gapMean) * (g - gapMean);
-    double gapCv = std::sqrt(gapVar / gaps.size()) / h;
 
-    double n = row.count;
-    double countScore = std::min(n, 7.0) - std::max(0.0, n - 9.0);
-    double narrowFrac = narrow / n;
-    row.score = countScore - 10.0 * dev - 2.0 * gapCv - 3.0 * narrowFrac;
+    auto &f = row.features;
+    f[kCount] = std::min(n, 8.0) / 8.0;
+    f[kExcess] = std::max(0.0, n - 8.0) / 8.0;
+    f[kAlignDev] = dev / (2.0 * n * h);
+    f[kHeightSpread] = hDev / (n * h);
+    f[kGapSpread] = std::sqrt(gapVar / gaps.size()) / h;
+    f[kGapMean] = gapMean / h;
+    f[kNarrow] = narrow / n;
+    f[kSolid] = solid / n;
+    f[kAspect] = aspect / n;
+    f[kFill] = fill / n;
+    const int bandH = std::max(1, cvRound(0.35 * h));
+    const int bandGap = std::max(1, cvRound(0.1 * h));
+    f[kAbove] = bandDensity(mask, cv::Rect(x0, cvRound(top) - bandGap - bandH, x1 - x0, bandH));
+    f[kBelow] = bandDensity(mask, cv::Rect(x0, cvRound(bottom) + bandGap, x1 - x0, bandH));
+    f[kDarkOnLight] = darkOnLight ? 1.0 : 0.0;
+    f[kContrast] = contrastIndex / 2.0;
 
-    double plateH = options.plateHeightPerChar * h;
-    double plateW = 2.0 * plateH;
-    double cx = (x0 + x1) / 2.0;
-    double cy = (top + bottom) / 2.0;
+    const double plateH = options.plateHeightPerChar * h;
+    const double plateW = 2.0 * plateH;
+    const double cx = (x0 + x1) / 2.0;
+    const double cy = (top + bottom) / 2.0 + options.plateOffsetY * plateH;
     row.plate = cv::Rect(cvRound(cx - plateW / 2), cvRound(cy - plateH / 2), cvRound(plateW),
                          cvRound(plateH));
     return row;
 }
 
+cv::Rect scaleRect(const cv::Rect &r, int factor)
+{
+    return cv::Rect(r.x * factor, r.y * factor, r.width * factor, r.height * factor);
+}
+
+/* Linear row score. The weights are a logistic regression of "this row's plate box
+ * has IoU >= 0.5 with the labelled plate", fitted by tools/plates/fit_weights.py
+ * (--l2 0.1) on the even-indexed half of plates-us-dev and checked on the odd half. */
+constexpr std::array<double, kFeatureCount> kWeights = {
+        /* count */ 1.457,         /* excess */ -1.138,     /* alignDev */ -1.375,
+        /* heightSpread */ -2.621, /* gapSpread */ 1.295,   /* gapMean */ -1.529,
+        /* narrow */ -1.301,       /* solid */ -1.081,      /* aspect */ -1.717,
+        /* fill */ -1.915,         /* above */ 0.708,       /* below */ 0.212,
+        /* stability */ 1.910,     /* darkOnLight */ 0.105, /* contrast */ -0.076,
+};
+constexpr double kBias = 0.351;
+
 } // namespace
+
+const std::array<const char *, kFeatureCount> kRowFeatureNames = {
+        "count",   "excess", "alignDev",  "heightSpread", "gapSpread",
+        "gapMean", "narrow", "solid",     "aspect",       "fill",
+        "above",   "below",  "stability", "darkOnLight",  "contrast",
+};
 
 std::vector<CharRow> proposeRows(const cv::Mat &gray, const PlateLocator::Options &options)
 {
-    cv::Mat mean;
-    cv::blur(gray, mean, cv::Size(31, 31), cv::Point(-1, -1), cv::BORDER_REPLICATE);
+    static constexpr int kContrasts[] = {8, 20, 40};
     std::vector<CharRow> rows;
+    int pass = 0;
     for (bool darkOnLight : {true, false}) {
-        cv::Mat diff;
-        if (darkOnLight)
-            cv::subtract(mean, gray, diff);
-        else
-            cv::subtract(gray, mean, diff);
-        for (int level : {8, 20, 40}) {
-            cv::Mat mask;
-            cv::threshold(diff, mask, level, 255, cv::THRESH_BINARY);
-            for (const auto &blobs : groupRows(charBlobs(mask, options), options))
-                rows.push_back(describeRow(blobs, darkOnLight, options));
+        if (!darkOnLight && !options.lightOnDark)
+            continue;
+        cv::Mat level = gray;
+        int factor = 1;
+        for (int l = 0; l < options.pyramidLevels; ++l) {
+            if (l > 0) {
+                if (level.cols < 64 || level.rows < 32)
+                    break;
+                cv::Mat half;
+                cv::resize(level, half, cv::Size(), 0.5, 0.5, cv::INTER_AREA);
+                level = half;
+                factor *= 2;
+            }
+            /* Each level looks for characters from minCharHeight to levelSpan times that
+             * (the last level up to maxCharHeight); the averaging window and the run cut
+             * are sized for the smaller characters, whose strokes are the fragile ones. */
+            const int minH = options.minCharHeight;
+            const int spanH = cvRound(minH * options.levelSpan);
+            const int maxH = l + 1 == options.pyramidLevels
+                                     ? std::max(spanH, options.maxCharHeight / factor)
+                                     : spanH;
+            const int smallH = std::min(maxH, cvRound(minH * 2.4));
+            const int maxRun = cvRound(options.runPerChar * smallH);
+            const int block = (3 * smallH / 2) | 1;
+            cv::Mat mean, diff;
+            cv::blur(level, mean, cv::Size(block, block), cv::Point(-1, -1), cv::BORDER_REPLICATE);
+            if (darkOnLight)
+                cv::subtract(mean, level, diff);
+            else
+                cv::subtract(level, mean, diff);
+            for (int c = 0; c < 3; ++c, ++pass) {
+                cv::Mat mask;
+                cv::threshold(diff, mask, kContrasts[c], 255, cv::THRESH_BINARY);
+                cutLongRuns(mask, maxRun);
+                for (const auto &group : groupRows(charBlobs(mask, minH, maxH), options)) {
+                    CharRow row = describeRow(group, mask, darkOnLight, c, options);
+                    row.pass = pass;
+                    row.chars = scaleRect(row.chars, factor);
+                    row.plate = scaleRect(row.plate, factor);
+                    row.charHeight *= factor;
+                    rows.push_back(row);
+                }
+            }
         }
+    }
+
+    /* A plate's row survives several thresholds (the idea behind MSER); clutter tends
+     * to appear at one. Count the passes that found nearly the same row. */
+    for (auto &row : rows) {
+        std::uint64_t passes = 0;
+        for (const auto &other : rows) {
+            if (plateIou(row.chars, other.chars) >= 0.5)
+                passes |= std::uint64_t(1) << (other.pass % 64);
+        }
+        row.features[kStability] = std::min(1.0, (std::popcount(passes) - 1) / 3.0);
+        double score = kBias;
+        for (int i = 0; i < kFeatureCount; ++i)
+            score += kWeights[i] * row.features[i];
+        row.score = score;
     }
     std::sort(rows.begin(), rows.end(),
               [](const CharRow &a, const CharRow &b) { return a.score > b.score; });

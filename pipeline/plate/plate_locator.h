@@ -27,16 +27,20 @@ public:
     struct Options
     {
         int maxCandidates = 3; /* at most this many boxes, best first */
-        int workWidth = 1280;  /* wider images are downscaled first (speed) */
-        int minCharHeight = 9; /* in work-image pixels; smaller rows are ignored */
-        int maxCharHeight = 60;
-        int minChars = 3;        /* components in a row before it is a candidate */
-        double minScore = 0.0;   /* candidates scoring below this are dropped */
-        double nmsOverlap = 0.3; /* IoU above which a weaker candidate is suppressed */
+        int workWidth = 960;   /* wider images are downscaled first (speed) */
+        int minCharHeight = 8; /* in work-image pixels; smaller rows are ignored */
+        int maxCharHeight = 120;
+        int minChars = 3;         /* components in a row before it is a candidate */
+        int pyramidLevels = 2;    /* each halves the image for twice-as-large characters */
+        double levelSpan = 4.0;   /* character heights per level: minCharHeight x this */
+        double runPerChar = 0.63; /* longer horizontal runs are frame lines, not strokes */
+        int lightOnDark = 1;      /* also look for light characters on a dark plate */
+        double minScore = -2.0;   /* candidates scoring below this are dropped */
+        double nmsOverlap = 0.3;  /* IoU above which a weaker candidate is suppressed */
         /* Plate box from the character row, measured on US plates: plate height per
          * character height, and plate width per character-row width. */
         double plateHeightPerChar = 2.1;
-        double plateWidthPerRow = 1.25;
+        double plateOffsetY = -0.05; /* plate centre below the row centre, / plate height */
     };
 
     /* Two constructors rather than `Options options = {}`: GCC 12 rejects a default

@@ -36,15 +36,13 @@ const std::map<std::string, Field> &optionFields()
 {
     using O = PlateLocator::Options;
     static const std::map<std::string, Field> fields = {
-            {"maxCandidates", &O::maxCandidates},
-            {"workWidth", &O::workWidth},
-            {"minCharHeight", &O::minCharHeight},
-            {"maxCharHeight", &O::maxCharHeight},
-            {"minChars", &O::minChars},
-            {"minScore", &O::minScore},
-            {"nmsOverlap", &O::nmsOverlap},
-            {"plateHeightPerChar", &O::plateHeightPerChar},
-            {"plateWidthPerRow", &O::plateWidthPerRow},
+            {"maxCandidates", &O::maxCandidates}, {"workWidth", &O::workWidth},
+            {"minCharHeight", &O::minCharHeight}, {"maxCharHeight", &O::maxCharHeight},
+            {"minChars", &O::minChars},           {"minScore", &O::minScore},
+            {"pyramidLevels", &O::pyramidLevels}, {"runPerChar", &O::runPerChar},
+            {"levelSpan", &O::levelSpan},         {"lightOnDark", &O::lightOnDark},
+            {"nmsOverlap", &O::nmsOverlap},       {"plateHeightPerChar", &O::plateHeightPerChar},
+            {"plateOffsetY", &O::plateOffsetY},
     };
     return fields;
 }
@@ -88,6 +86,7 @@ struct EvalArgs
     std::string subset = "all";
     bool verbose = false;
     std::string dumpDir;
+    std::string featuresFile;
     double minRecall50 = -1;
     double maxCandidates = -1;
     bool skipMissing = false;
@@ -119,6 +118,16 @@ int runEval(const EvalArgs &args)
     for (const auto &e : errors)
         std::cerr << "stopline-plates: skipped label " << e << "\n";
 
+    FILE *features = nullptr;
+    if (!args.featuresFile.empty()) {
+        features = std::fopen(args.featuresFile.c_str(), "w");
+        if (!features)
+            throw std::runtime_error("cannot write " + args.featuresFile);
+        std::fprintf(features, "image,index,x,y,w,h,iou");
+        for (const char *name : stopline::pipeline::plate_detail::kRowFeatureNames)
+            std::fprintf(features, ",%s", name);
+        std::fprintf(features, "\n");
+    }
     int images = 0, found50 = 0, found30 = 0, unreadable = 0;
     long candidates = 0;
     double totalMs = 0;
@@ -154,6 +163,28 @@ int runEval(const EvalArgs &args)
         found50 += best >= 0.5;
         found30 += best >= 0.3;
 
+        if (features) {
+            double scale = 1;
+            cv::Mat work =
+                    stopline::pipeline::plate_detail::workImage(img, options.workWidth, &scale);
+            auto rows = stopline::pipeline::plate_detail::proposeRows(work, options);
+            if (rows.empty()) { /* a marker row so the image still counts in recall */
+                std::fprintf(features, "%s,%zu,0,0,0,0,-1", label.source.c_str(), i);
+                for (int k = 0; k < stopline::pipeline::plate_detail::kFeatureCount; ++k)
+                    std::fprintf(features, ",0");
+                std::fprintf(features, "\n");
+            }
+            for (const auto &row : rows) {
+                const cv::Rect &p = row.plate;
+                cv::Rect box(cvRound(p.x / scale), cvRound(p.y / scale), cvRound(p.width / scale),
+                             cvRound(p.height / scale));
+                std::fprintf(features, "%s,%zu,%d,%d,%d,%d,%.4f", label.source.c_str(), i, box.x,
+                             box.y, box.width, box.height, plateIou(box, label.box));
+                for (double v : row.features)
+                    std::fprintf(features, ",%.5g", v);
+                std::fprintf(features, "\n");
+            }
+        }
         if (args.verbose) {
             /* The recall ceiling: the best row among all proposals, before ranking. */
             double scale = 1;
@@ -204,6 +235,8 @@ int runEval(const EvalArgs &args)
             cv::imwrite(out.string(), vis);
         }
     }
+    if (features)
+        std::fclose(features);
     if (images == 0) {
         std::cerr << "stopline-plates: no labelled images in " << args.dir << "\n";
         return 2;
@@ -266,6 +299,8 @@ int main(int argc, char **argv)
     eval->add_flag("-v,--verbose", evalArgs.verbose, "one line per image with diagnostics");
     eval->add_option("--dump", evalArgs.dumpDir,
                      "write each image with label (green) and candidates (red) as PNG here");
+    eval->add_option("--features", evalArgs.featuresFile,
+                     "write every proposed row's features and IoU as CSV (for fitting weights)");
     eval->add_option("--min-recall50", evalArgs.minRecall50,
                      "exit 1 when recall_iou50 is below this");
     eval->add_option("--max-candidates", evalArgs.maxCandidates,
