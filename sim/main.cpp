@@ -1,0 +1,113 @@
+/* stopline-sim: plays a scenario file on the same wires a real intersection would use
+ * (DESIGN.md §6), for hardware-in-the-loop tests and the demo. See sim/README.md. */
+
+#include <cstdio>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+
+#include "sim/log.h"
+#include "sim/runner.h"
+#include "sim/scenario.h"
+#include "sim/world.h"
+
+using namespace stopline::sim;
+
+namespace {
+
+/* What --check prints: the plan a scenario author wants to see before running it. */
+void printPlan(const World &world)
+{
+    const Scenario &sc = world.scenario();
+    std::printf("scenario \"%s\": %.1f s, %zu vehicles, %zu GPIO lines, %zu edges\n",
+                sc.name.c_str(), sc.durationS, sc.vehicles.size(), world.lines().size(),
+                world.edges().size());
+    for (const auto &rec : world.truth()) {
+        const Json &r = rec.record;
+        std::string type = r["type"];
+        if (type == "crossing") {
+            std::ostringstream os;
+            os.setf(std::ios::fixed);
+            os.precision(3);
+            os << "  " << nanosToSeconds(rec.at) << " s  vehicle " << r["vehicle"].get<unsigned>()
+               << " " << r["plate"].get<std::string>() << " (" << r["behaviour"].get<std::string>()
+               << ", lane " << r["lane"].get<unsigned>() << ") crosses at "
+               << r["speed_mph"].get<double>() << " mph";
+            if (r.contains("phase") && !r["phase"].is_null()) {
+                os << " on " << r["phase"].get<std::string>();
+                if (!r["time_into_red_s"].is_null())
+                    os << " +" << r["time_into_red_s"].get<double>() << " s into red";
+            }
+            if (r["stopped_before_line"].get<bool>())
+                os << " after stopping";
+            std::printf("%s\n", os.str().c_str());
+        } else if (type == "vehicle_exit" && r.contains("in_beam")) {
+            const Json &b = r["in_beam"];
+            std::printf("  %.3f s  vehicle %u %s left the beam: %.1f-%.1f mph, beacon %s\n",
+                        nanosToSeconds(rec.at), r["vehicle"].get<unsigned>(),
+                        r["plate"].get<std::string>().c_str(), b["min_speed_mph"].get<double>(),
+                        b["max_speed_mph"].get<double>(),
+                        b["beacon_active"].get<std::string>().c_str());
+        }
+    }
+}
+
+} /* namespace */
+
+int main(int argc, char **argv)
+{
+    CLI::App app{"stopline-sim: a signalised intersection on the wires a real one uses "
+                 "(OPS243 radar on a pty, GPIO and camera on Unix sockets), with ground truth"};
+    std::string scenarioPath;
+    RunOptions options;
+    bool check = false;
+    bool verbose = false;
+    app.add_option("scenario", scenarioPath, "scenario file (TOML)")->required();
+    app.add_option("--truth", options.truthPath, "write ground truth here (JSON lines)");
+    app.add_option("--wires-json", options.wiresJsonPath,
+                   "write the wire addresses here as JSON (atomically; rewritten with t0_ns "
+                   "when the scenario starts)");
+    app.add_option("--socket-dir", options.socketDir,
+                   "directory for gpio.sock and camera.sock (default: a new /tmp/stopline-sim-*)");
+    app.add_option("--gpio-socket", options.gpioSocket, "GPIO wire socket path");
+    app.add_option("--camera-socket", options.cameraSocket, "camera wire socket path");
+    app.add_option("--radar-link", options.radarLink,
+                   "make a symlink here to the radar's pty (a fixed path for configs)");
+    app.add_option("--wait-for", options.waitFor,
+                   "start the scenario only once these clients are attached: gpio, camera, "
+                   "radar (radar: the host sent a byte)")
+            ->delimiter(',')
+            ->check(CLI::IsMember({"gpio", "camera", "radar"}));
+    app.add_option("--wait-timeout", options.waitTimeoutS,
+                   "give up (exit 3) when --wait-for is not met within this many seconds")
+            ->check(CLI::NonNegativeNumber);
+    app.add_option("--start-delay", options.startDelayS,
+                   "seconds between the clients being ready and the scenario start")
+            ->check(CLI::Range(0.0, 3600.0));
+    app.add_flag("--hold", options.hold,
+                 "keep serving after the scenario ends (the signal keeps cycling) until killed");
+    app.add_flag("--gpio-shared", options.gpioShared,
+                 "let several clients request the same GPIO line (a real chip refuses)");
+    app.add_flag("--check", check, "validate the scenario, print its plan and exit");
+    app.add_flag("-v,--verbose", verbose, "log client connections and wire details");
+    CLI11_PARSE(app, argc, argv);
+    verboseLogging() = verbose;
+
+    try {
+        Scenario scenario = loadScenario(scenarioPath);
+        World world(std::move(scenario), options.hold ? 24 * 3600 * stopline::kNanosPerSecond : 0);
+        for (const auto &w : world.warnings())
+            logLine("warning: " + w);
+        if (check) {
+            printPlan(world);
+            return kExitOk;
+        }
+        return runWorld(world, options);
+    } catch (const ScenarioError &e) {
+        for (const auto &p : e.problems())
+            std::fprintf(stderr, "%s\n", p.c_str());
+        std::fprintf(stderr, "stopline-sim: %zu problem(s) in the scenario; nothing was run\n",
+                     e.problems().size());
+        return kExitScenario;
+    }
+}
