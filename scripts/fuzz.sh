@@ -37,7 +37,8 @@ for entry in "${targets[@]}"; do
     result=FAILED
     status=1
   fi
-  tail -n 40 "$log" | grep -E '^(#[0-9]+[[:space:]]+DONE|stat::|Done [0-9]+ runs|==[0-9]+==ERROR|SUMMARY)' || true
+  grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 || true
+  grep -E '^(stat::|Done [0-9]+ runs|==[0-9]+==ERROR|SUMMARY)' "$log" || true
   crashes=$(find "$artifacts" -type f | wc -l)
   echo "fuzz.sh: $target $result, crash artifacts: $crashes, full log: $log"
 done
