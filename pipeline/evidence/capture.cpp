@@ -1,7 +1,11 @@
 #include "pipeline/evidence/capture.h"
 
+#include <algorithm>
 #include <exception>
 #include <memory>
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <boost/asio/post.hpp>
 
@@ -9,12 +13,27 @@ namespace stopline::pipeline {
 
 namespace asio = boost::asio;
 
+namespace {
+
+/* Linux niceness is per thread (setpriority on the thread id). */
+void lowerThisThread(int nice)
+{
+    thread_local bool done = false;
+    if (done || nice <= 0)
+        return;
+    done = true;
+    int current = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), std::min(19, current + nice));
+}
+
+} /* namespace */
+
 EvidenceAssembler::EvidenceAssembler(asio::any_io_executor eventExecutor,
                                      asio::any_io_executor workers, Sealer *sealer,
                                      SiteIdentity site, EvidenceOptions options,
-                                     PlateLocator::Options plateOptions)
+                                     PlateLocator::Options plateOptions, int workerNice)
     : eventExecutor_(std::move(eventExecutor)), workers_(std::move(workers)), sealer_(sealer),
-      site_(std::move(site)), options_(options), locator_(plateOptions)
+      site_(std::move(site)), options_(options), locator_(plateOptions), workerNice_(workerNice)
 {}
 
 void EvidenceAssembler::assemble(Decision decision, Snapshot snapshot, CaptureContext context,
@@ -27,6 +46,7 @@ void EvidenceAssembler::assemble(Decision decision, Snapshot snapshot, CaptureCo
     job->kind = decision.kind;
     asio::post(workers_, [this, job, decision = std::move(decision), snapshot = std::move(snapshot),
                           context = std::move(context), handler = std::move(handler)]() mutable {
+        lowerThisThread(workerNice_);
         evidence::Record record;
         try {
             record = buildViolationRecord(decision, snapshot, site_, context, options_, locator_,

@@ -38,9 +38,13 @@ public:
     };
     using Handler = std::function<void(Result)>;
 
+    /* `workerNice` is added to the niceness of each worker thread that builds a
+     * record (once per thread), so JPEG and plate work yield the CPU to the event
+     * thread on a two- or four-core board; 0 leaves the threads alone. */
     EvidenceAssembler(boost::asio::any_io_executor eventExecutor,
                       boost::asio::any_io_executor workers, Sealer *sealer, SiteIdentity site,
-                      EvidenceOptions options, PlateLocator::Options plateOptions);
+                      EvidenceOptions options, PlateLocator::Options plateOptions,
+                      int workerNice = 10);
 
     /* Builds and seals the record of a Cite decision; `handler` runs on the event
      * executor. The snapshot's frames are released as soon as they are encoded. */
@@ -60,6 +64,7 @@ private:
     SiteIdentity site_;
     EvidenceOptions options_;
     PlateLocator locator_;
+    int workerNice_;
     std::atomic<std::size_t> inFlight_{0};
 };
 

@@ -86,6 +86,10 @@ evidence::Instant instantAt(Nanos monotonicNs, const CaptureContext &context);
  * EvidenceError for a frame without pixels. */
 cv::Mat toBgr(const hal::Frame &frame);
 
+/* The frame scaled to `width` pixels wide (aspect kept; 0 or narrower: as is) for
+ * the clip, cheaply: YUV420 frames are reduced before colour conversion. */
+cv::Mat clipImage(const hal::Frame &frame, int width);
+
 /* JPEG bytes of an image; throws EvidenceError when OpenCV cannot encode it. */
 std::string encodeJpeg(const cv::Mat &image, int quality);
 

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <optional>
 #include <thread>
 
@@ -403,6 +404,47 @@ TEST(Evidence, yuvAndGreyFramesAreConverted)
 
     hal::Frame empty;
     CHECK_THROWS(EvidenceError, toBgr(empty));
+}
+
+TEST(Evidence, clipFramesAreScaledAlikeFromYuvAndBgr)
+{
+    /* A 1920x1080 test card: left half dark, right half light, a red band. */
+    cv::Mat card(1080, 1920, CV_8UC3, cv::Scalar(40, 40, 40));
+    card(cv::Rect(960, 0, 960, 1080)).setTo(cv::Scalar(210, 210, 210));
+    card(cv::Rect(0, 500, 1920, 80)).setTo(cv::Scalar(30, 30, 220));
+    cv::Mat yuv;
+    cv::cvtColor(card, yuv, cv::COLOR_BGR2YUV_I420);
+    hal::FramePool pool(hal::frameBytes(hal::PixelFormat::YUV420, 1920, 1080), 1);
+    auto y = pool.acquire();
+    y->width = 1920;
+    y->height = 1080;
+    y->stride = 1920;
+    y->format = hal::PixelFormat::YUV420;
+    std::memcpy(y->data, yuv.data, y->size);
+    hal::Frame b;
+    b.width = 1920;
+    b.height = 1080;
+    b.stride = 1920 * 3;
+    b.format = hal::PixelFormat::BGR888;
+    b.data = card.data;
+    b.size = card.total() * 3;
+
+    cv::Mat fromYuv = clipImage(*y, 640);
+    cv::Mat fromBgr = clipImage(b, 640);
+    LONGS_EQUAL(640, fromYuv.cols);
+    LONGS_EQUAL(360, fromYuv.rows);
+    LONGS_EQUAL(640, fromBgr.cols);
+    LONGS_EQUAL(360, fromBgr.rows);
+    /* Sample inside each region, away from edges: the same colours either way. */
+    for (cv::Point p : {cv::Point(100, 50), cv::Point(500, 300), cv::Point(100, 180)}) {
+        cv::Vec3b expect = card.at<cv::Vec3b>(p.y * 3, p.x * 3);
+        for (const cv::Mat *m : {&fromYuv, &fromBgr})
+            for (int c = 0; c < 3; ++c)
+                CHECK(std::abs(m->at<cv::Vec3b>(p)[c] - expect[c]) <= 6);
+    }
+    /* Narrower frames are kept as they are. */
+    LONGS_EQUAL(1920, clipImage(b, 0).cols);
+    LONGS_EQUAL(1920, clipImage(b, 4000).cols);
 }
 
 TEST(Evidence, noFrameNearTheEventIsAnError)
