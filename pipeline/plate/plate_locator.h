@@ -27,7 +27,7 @@ public:
     struct Options
     {
         int maxCandidates = 3; /* at most this many boxes, best first */
-        int workWidth = 960;   /* wider images are downscaled first (speed) */
+        int workSize = 960;    /* longest side of the work image; larger ones are downscaled */
         int minCharHeight = 8; /* in work-image pixels; smaller rows are ignored */
         int maxCharHeight = 120;
         int minChars = 3;         /* components in a row before it is a candidate */

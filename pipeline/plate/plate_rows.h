@@ -49,7 +49,7 @@ struct CharRow
 
 /* The grey, possibly downscaled image the locator works on; scale maps input pixels to
  * work pixels (work = input * scale). */
-cv::Mat workImage(const cv::Mat &image, int workWidth, double *scale);
+cv::Mat workImage(const cv::Mat &image, int workSize, double *scale);
 
 /* Every scored row of a grey work image, best first, before suppression. */
 std::vector<CharRow> proposeRows(const cv::Mat &gray, const PlateLocator::Options &options);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -36,7 +37,7 @@ const std::map<std::string, Field> &optionFields()
 {
     using O = PlateLocator::Options;
     static const std::map<std::string, Field> fields = {
-            {"maxCandidates", &O::maxCandidates}, {"workWidth", &O::workWidth},
+            {"maxCandidates", &O::maxCandidates}, {"workSize", &O::workSize},
             {"minCharHeight", &O::minCharHeight}, {"maxCharHeight", &O::maxCharHeight},
             {"minChars", &O::minChars},           {"minScore", &O::minScore},
             {"pyramidLevels", &O::pyramidLevels}, {"runPerChar", &O::runPerChar},
@@ -93,6 +94,14 @@ struct EvalArgs
     std::vector<std::string> sets;
 };
 
+/* CPU time of this thread: a steadier yardstick than wall time on a shared machine. */
+double threadCpuMs()
+{
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 void drawBox(cv::Mat &img, const cv::Rect &r, const cv::Scalar &color, int thickness)
 {
     cv::rectangle(img, r, color, thickness);
@@ -130,7 +139,7 @@ int runEval(const EvalArgs &args)
     }
     int images = 0, found50 = 0, found30 = 0, unreadable = 0;
     long candidates = 0;
-    double totalMs = 0;
+    double totalMs = 0, totalCpuMs = 0;
     std::vector<double> perImageMs;
     for (std::size_t i = 0; i < labels.size(); ++i) {
         if ((args.subset == "even" && i % 2 != 0) || (args.subset == "odd" && i % 2 != 1))
@@ -143,9 +152,11 @@ int runEval(const EvalArgs &args)
             ++unreadable;
             continue;
         }
+        double cpu0 = threadCpuMs();
         auto t0 = std::chrono::steady_clock::now();
         std::vector<PlateBox> boxes = locator.locate(img);
         auto t1 = std::chrono::steady_clock::now();
+        totalCpuMs += threadCpuMs() - cpu0;
         double ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
         totalMs += ms;
         perImageMs.push_back(ms);
@@ -166,7 +177,7 @@ int runEval(const EvalArgs &args)
         if (features) {
             double scale = 1;
             cv::Mat work =
-                    stopline::pipeline::plate_detail::workImage(img, options.workWidth, &scale);
+                    stopline::pipeline::plate_detail::workImage(img, options.workSize, &scale);
             auto rows = stopline::pipeline::plate_detail::proposeRows(work, options);
             if (rows.empty()) { /* a marker row so the image still counts in recall */
                 std::fprintf(features, "%s,%zu,0,0,0,0,-1", label.source.c_str(), i);
@@ -189,7 +200,7 @@ int runEval(const EvalArgs &args)
             /* The recall ceiling: the best row among all proposals, before ranking. */
             double scale = 1;
             cv::Mat work =
-                    stopline::pipeline::plate_detail::workImage(img, options.workWidth, &scale);
+                    stopline::pipeline::plate_detail::workImage(img, options.workSize, &scale);
             auto rows = stopline::pipeline::plate_detail::proposeRows(work, options);
             double oracle = 0;
             int oracleRank = -1;
@@ -245,9 +256,10 @@ int runEval(const EvalArgs &args)
     double recall50 = double(found50) / images, recall30 = double(found30) / images;
     double perImage = double(candidates) / images;
     if (args.verbose)
-        std::printf("median_ms=%.2f max_ms=%.2f unreadable=%d label_errors=%zu\n",
-                    perImageMs[perImageMs.size() / 2], perImageMs.back(), unreadable,
-                    errors.size());
+        std::printf("median_ms=%.2f max_ms=%.2f cpu_ms_per_image=%.2f unreadable=%d "
+                    "label_errors=%zu\n",
+                    perImageMs[perImageMs.size() / 2], perImageMs.back(), totalCpuMs / images,
+                    unreadable, errors.size());
     std::printf("images=%d recall_iou50=%.3f recall_iou30=%.3f candidates_per_image=%.2f "
                 "ms_per_image=%.2f\n",
                 images, recall50, recall30, perImage, totalMs / images);
