@@ -89,6 +89,9 @@ void GpioDriver::rearm()
     timer_.async_wait([this, alive](const boost::system::error_code &ec) {
         if (ec || alive.expired() || !running_)
             return;
+        lines_->poll(); /* edges already waiting are older than any decision made now */
+        if (!running_)
+            return;
         Nanos now = monotonicNow() - grace_;
         for (GpioMachine *machine : machines_)
             machine->advance(now);

@@ -16,15 +16,17 @@ namespace stopline::drivers {
 
 /* The thin I/O part of the GPIO drivers: feeds one hal::GpioLines' edges to the state
  * machines that read them (phase decoder, loops, beacons) and wakes them with a timer for
- * their hold expiries. The timer fires `graceNs` after a deadline and the machines are
- * advanced only to now - graceNs, so an edge delivered up to graceNs late is still decided
- * in kernel-timestamp order. Runs on the event loop; never blocks it. */
+ * their hold expiries. On the timer it first takes every edge already waiting (poll), then
+ * advances the machines only to now - graceNs, so an edge that reaches the process up to
+ * graceNs after it happened is still decided in kernel-timestamp order. Decisions (not
+ * their timestamps) are therefore reported about debounce + graceNs after the edge. Runs
+ * on the event loop; never blocks it. */
 class GpioDriver
 {
 public:
     /* `lines` is borrowed and must outlive the driver. */
     GpioDriver(boost::asio::io_context &io, hal::GpioLines *lines,
-               Nanos graceNs = 20 * kNanosPerMilli);
+               Nanos graceNs = 50 * kNanosPerMilli);
     ~GpioDriver();
 
     /* Borrowed; call before start(). Throws std::invalid_argument naming any line the

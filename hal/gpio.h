@@ -61,6 +61,11 @@ public:
     virtual void start(EventHandler onEvent, ErrorHandler onError = {}) = 0;
     virtual void stop() = 0;
 
+    /* Delivers, now and without blocking, every edge already waiting in the kernel or the
+     * socket. A driver calls it before deciding on elapsed time, so an edge that happened
+     * before the decision is never mistaken for a late one because the loop was busy. */
+    virtual void poll() = 0;
+
     virtual std::size_t size() const = 0;
     virtual const std::string &name(std::size_t index) const = 0;
     /* Logical level read when the lines were requested, then updated by each edge. */

@@ -49,6 +49,7 @@ public:
 
     void start(EventHandler onEvent, ErrorHandler onError) override;
     void stop() override;
+    void poll() override;
     std::size_t size() const override { return lines_.size(); }
     const std::string &name(std::size_t index) const override { return lines_[index].name; }
     bool value(std::size_t index) const override { return lines_[index].value; }
@@ -181,6 +182,12 @@ void GpiodLines::stop()
         boost::system::error_code ignored;
         line.fd->cancel(ignored);
     }
+}
+
+void GpiodLines::poll()
+{
+    for (std::size_t i = 0; i < lines_.size() && running_; ++i)
+        drain(i); /* the event fds are non-blocking */
 }
 
 void GpiodLines::wait(std::size_t index)

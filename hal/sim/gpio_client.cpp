@@ -1,5 +1,6 @@
 #include "hal/sim/gpio_client.h"
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <sys/socket.h>
@@ -49,6 +50,7 @@ public:
 
     void start(EventHandler onEvent, ErrorHandler onError) override;
     void stop() override;
+    void poll() override;
     std::size_t size() const override { return lines_.size(); }
     const std::string &name(std::size_t index) const override { return lines_[index].name; }
     bool value(std::size_t index) const override { return lines_[index].value; }
@@ -64,12 +66,14 @@ private:
     };
 
     void readMore();
+    bool consume(const char *data, std::size_t size);
     void handle(std::string_view payload);
     void fail(const std::string &message);
 
     std::string what_;
     asio::local::stream_protocol::socket socket_;
     FrameReader reader_{64 * 1024};
+    std::array<char, 4096> chunk_{}; /* the pending async read's buffer; never moves */
     std::vector<Line> lines_;
     std::string description_;
     EventHandler onEvent_;
@@ -159,32 +163,49 @@ void SimGpioLines::stop()
 
 void SimGpioLines::readMore()
 {
-    constexpr std::size_t kChunk = 4096;
     std::weak_ptr<bool> alive = alive_;
-    socket_.async_read_some(
-            asio::buffer(reader_.prepare(kChunk), kChunk),
-            [this, alive](const boost::system::error_code &ec, std::size_t n) {
-                if (alive.expired() || !running_)
-                    return;
-                if (ec) {
-                    fail(ec == asio::error::eof ? "simulator closed the GPIO connection"
-                                                : ec.message());
-                    return;
-                }
-                reader_.commit(n);
-                std::string_view payload;
-                FrameReader::Status status;
-                while (running_ && (status = reader_.next(payload)) == FrameReader::Status::Ready)
-                    handle(payload);
-                if (!running_)
-                    return;
-                if (status == FrameReader::Status::Oversized) {
-                    fail("simulator sent a frame of " + std::to_string(reader_.announcedBytes()) +
-                         " bytes");
-                    return;
-                }
-                readMore();
-            });
+    socket_.async_read_some(asio::buffer(chunk_), [this, alive](const boost::system::error_code &ec,
+                                                                std::size_t n) {
+        if (alive.expired() || !running_)
+            return;
+        if (ec) {
+            fail(ec == asio::error::eof ? "simulator closed the GPIO connection" : ec.message());
+            return;
+        }
+        if (consume(chunk_.data(), n))
+            readMore();
+    });
+}
+
+bool SimGpioLines::consume(const char *data, std::size_t size)
+{
+    reader_.feed(data, size);
+    std::string_view payload;
+    FrameReader::Status status;
+    while (running_ && (status = reader_.next(payload)) == FrameReader::Status::Ready)
+        handle(payload);
+    if (!running_)
+        return false;
+    if (status == FrameReader::Status::Oversized) {
+        fail("simulator sent a frame of " + std::to_string(reader_.announcedBytes()) + " bytes");
+        return false;
+    }
+    return true;
+}
+
+void SimGpioLines::poll()
+{
+    char buffer[4096];
+    while (running_) {
+        boost::system::error_code ec;
+        std::size_t available = socket_.available(ec);
+        if (ec || available == 0)
+            return; /* errors surface through the pending asynchronous read */
+        std::size_t n =
+                socket_.read_some(asio::buffer(buffer, std::min(available, sizeof(buffer))), ec);
+        if (ec || n == 0 || !consume(buffer, n))
+            return;
+    }
 }
 
 void SimGpioLines::handle(std::string_view payload)

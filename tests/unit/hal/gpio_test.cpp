@@ -278,3 +278,25 @@ TEST(GpioLines, SimClientStopsQuietly)
     io.run_for(std::chrono::milliseconds(50));
     CHECK(!called);
 }
+
+TEST(GpioLines, SimPollDeliversWaitingEdgesWithoutTheLoop)
+{
+    boost::asio::io_context io;
+    TinyGpioServer server;
+    server.edges = {edge(0, false, 10, 1), edge(0, true, 20, 2)};
+    server.serve();
+    auto lines = openGpioLines(io, simConfig(server.path));
+    std::vector<GpioEvent> events;
+    lines->start([&](const GpioEvent &e) { events.push_back(e); });
+    /* The loop never runs here: only poll() can deliver. */
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (events.size() < 2 && std::chrono::steady_clock::now() < deadline)
+        lines->poll();
+    LONGS_EQUAL(2, events.size());
+    LONGS_EQUAL(10, events[0].stamp.sampleNs);
+    LONGS_EQUAL(20, events[1].stamp.sampleNs);
+    /* Afterwards the asynchronous read still works and sees no duplicates. */
+    io.restart();
+    io.run_for(std::chrono::milliseconds(50));
+    LONGS_EQUAL(2, events.size());
+}
