@@ -5,13 +5,16 @@
 #include <sstream>
 
 #include <CLI/CLI.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include "sim/log.h"
+#include "sim/renderer.h"
 #include "sim/runner.h"
 #include "sim/scenario.h"
 #include "sim/world.h"
 
 using namespace stopline::sim;
+using stopline::Nanos;
 
 namespace {
 
@@ -43,13 +46,52 @@ void printPlan(const World &world)
             std::printf("%s\n", os.str().c_str());
         } else if (type == "vehicle_exit" && r.contains("in_beam")) {
             const Json &b = r["in_beam"];
-            std::printf("  %.3f s  vehicle %u %s left the beam: %.1f-%.1f mph, beacon %s\n",
-                        nanosToSeconds(rec.at), r["vehicle"].get<unsigned>(),
-                        r["plate"].get<std::string>().c_str(), b["min_speed_mph"].get<double>(),
-                        b["max_speed_mph"].get<double>(),
+            std::printf("  vehicle %u %s was in the radar beam %.3f-%.3f s at %.1f-%.1f mph, "
+                        "beacon %s\n",
+                        r["vehicle"].get<unsigned>(), r["plate"].get<std::string>().c_str(),
+                        nanosToSeconds(b["from_ns_rel"].get<Nanos>()),
+                        nanosToSeconds(b["to_ns_rel"].get<Nanos>()),
+                        b["min_speed_mph"].get<double>(), b["max_speed_mph"].get<double>(),
                         b["beacon_active"].get<std::string>().c_str());
         }
     }
+}
+
+/* --snapshot: what the camera sees at a moment, for scenario authors. */
+bool writeSnapshots(const World &world, const std::vector<std::string> &specs)
+{
+    const Scenario &sc = world.scenario();
+    if (!sc.camera) {
+        logLine("--snapshot: the scenario has no [camera]");
+        return false;
+    }
+    Renderer renderer(sc, *sc.camera);
+    for (const auto &spec : specs) {
+        auto eq = spec.find('=');
+        double t = 0;
+        try {
+            t = std::stod(spec.substr(0, eq));
+        } catch (const std::exception &) {
+            eq = std::string::npos;
+        }
+        if (eq == std::string::npos) {
+            logLine("--snapshot wants SECONDS=FILE.png, got \"" + spec + "\"");
+            return false;
+        }
+        std::string file = spec.substr(eq + 1);
+        cv::Mat image(sc.camera->height, sc.camera->width, CV_8UC3);
+        auto plates = renderer.render(world.sceneAt(secondsToNanos(t)), image);
+        if (!cv::imwrite(file, image)) {
+            logLine("--snapshot: cannot write " + file);
+            return false;
+        }
+        std::printf("%s: t = %.3f s", file.c_str(), t);
+        for (const auto &p : plates)
+            std::printf(", plate %s at [%d, %d, %d, %d]", p.plate.c_str(), p.box.x, p.box.y,
+                        p.box.width, p.box.height);
+        std::printf("\n");
+    }
+    return true;
 }
 
 } /* namespace */
@@ -89,6 +131,9 @@ int main(int argc, char **argv)
     app.add_flag("--gpio-shared", options.gpioShared,
                  "let several clients request the same GPIO line (a real chip refuses)");
     app.add_flag("--check", check, "validate the scenario, print its plan and exit");
+    std::vector<std::string> snapshots;
+    app.add_option("--snapshot", snapshots,
+                   "render the camera at SECONDS into FILE (PNG) and exit; repeatable");
     app.add_flag("-v,--verbose", verbose, "log client connections and wire details");
     CLI11_PARSE(app, argc, argv);
     verboseLogging() = verbose;
@@ -98,6 +143,8 @@ int main(int argc, char **argv)
         World world(std::move(scenario), options.hold ? 24 * 3600 * stopline::kNanosPerSecond : 0);
         for (const auto &w : world.warnings())
             logLine("warning: " + w);
+        if (!snapshots.empty())
+            return writeSnapshots(world, snapshots) ? kExitOk : kExitRuntime;
         if (check) {
             printPlan(world);
             return kExitOk;

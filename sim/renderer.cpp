@@ -241,61 +241,98 @@ std::vector<Renderer::Face> Renderer::vehicleFaces(const SceneVehicle &v) const
         return WorldPoint{v.pose.x - back * ch - left * sh, v.pose.y - back * sh + left * ch, z};
     };
     WorldPoint cam = camera_.position();
-    std::vector<Face> faces;
+    /* Each box of the vehicle is drawn far to near (a truck's cab before its cargo box
+     * when seen from behind); within a box only the faces turned to the camera. */
+    struct Part
+    {
+        std::vector<Face> faces;
+        double dist;
+    };
+    std::vector<Part> parts;
+    const cv::Scalar glass(58, 50, 46);
     auto box = [&](double a0, double a1, double halfW, double z0, double z1,
-                   const cv::Scalar &color) {
+                   const cv::Scalar &color, bool windows) {
         struct Side
         {
             std::vector<WorldPoint> poly;
             double k;
+            std::vector<WorldPoint> window;
         };
         WorldPoint RR0 = at(a0, -halfW, z0), RL0 = at(a0, halfW, z0), FR0 = at(a1, -halfW, z0),
                    FL0 = at(a1, halfW, z0);
         WorldPoint RR1 = at(a0, -halfW, z1), RL1 = at(a0, halfW, z1), FR1 = at(a1, -halfW, z1),
                    FL1 = at(a1, halfW, z1);
-        std::vector<Side> sides{{{RR0, RL0, RL1, RR1}, 0.8},  /* rear */
-                                {{FR0, FL0, FL1, FR1}, 0.9},  /* front */
-                                {{RL0, FL0, FL1, RL1}, 0.65}, /* left */
-                                {{RR0, FR0, FR1, RR1}, 0.65}, /* right */
-                                {{RR1, RL1, FL1, FR1}, 1.0}}; /* top */
+        /* tall boxes (bus, cab) have their glass in the upper part only */
+        double wz0 = z1 - z0 > 1.5 ? z0 + 0.5 * (z1 - z0) : z0 + 0.08;
+        double wz1 = z1 - 0.06, wl = halfW - 0.1;
+        double wa0 = a0 + 0.12 * (a1 - a0), wa1 = a1 - 0.12 * (a1 - a0);
+        std::vector<Side> sides{
+                {{RR0, RL0, RL1, RR1},
+                 0.8,
+                 {at(a0, -wl, wz0), at(a0, wl, wz0), at(a0, wl, wz1), at(a0, -wl, wz1)}},
+                {{FR0, FL0, FL1, FR1},
+                 0.9,
+                 {at(a1, -wl, wz0), at(a1, wl, wz0), at(a1, wl, wz1), at(a1, -wl, wz1)}},
+                {{RL0, FL0, FL1, RL1},
+                 0.65,
+                 {at(wa0, halfW, wz0), at(wa1, halfW, wz0), at(wa1, halfW, wz1),
+                  at(wa0, halfW, wz1)}},
+                {{RR0, FR0, FR1, RR1},
+                 0.65,
+                 {at(wa0, -halfW, wz0), at(wa1, -halfW, wz0), at(wa1, -halfW, wz1),
+                  at(wa0, -halfW, wz1)}},
+                {{RR1, RL1, FL1, FR1}, 1.0, {}}};
+        WorldPoint mid = at((a0 + a1) / 2, 0, (z0 + z1) / 2);
+        Part part{{}, std::hypot(mid.x - cam.x, mid.y - cam.y, mid.z - cam.z)};
         for (const auto &side : sides) {
             /* outward normal from the box centre through the face centre */
             WorldPoint c{0, 0, 0};
             for (const auto &p : side.poly)
                 c = {c.x + p.x / 4, c.y + p.y / 4, c.z + p.z / 4};
-            WorldPoint mid = at((a0 + a1) / 2, 0, (z0 + z1) / 2);
             cv::Point3d normal(c.x - mid.x, c.y - mid.y, c.z - mid.z);
             cv::Point3d toCam(cam.x - c.x, cam.y - c.y, cam.z - c.z);
             if (normal.dot(toCam) <= 0)
                 continue;
-            faces.push_back({camera_.projectPolygon(side.poly),
-                             cv::Scalar(color[0] * side.k, color[1] * side.k, color[2] * side.k)});
+            part.faces.push_back(
+                    {camera_.projectPolygon(side.poly),
+                     cv::Scalar(color[0] * side.k, color[1] * side.k, color[2] * side.k)});
+            if (windows && !side.window.empty())
+                part.faces.push_back(
+                        {camera_.projectPolygon(side.window),
+                         cv::Scalar(glass[0] * side.k, glass[1] * side.k, glass[2] * side.k)});
         }
+        parts.push_back(std::move(part));
     };
     cv::Scalar paint = shade(s.colorBgr, 1.0);
-    cv::Scalar glass(45, 40, 38);
+    cv::Scalar cabin = shade(s.colorBgr, 0.92);
     switch (s.cls) {
     case VehicleClass::Car:
-        box(0, L, W / 2, 0.28, 0.95, paint);
-        box(0.14 * L, 0.72 * L, W / 2 - 0.1, 0.95, H, glass);
+        box(0, L, W / 2, 0.28, 0.95, paint, false);
+        box(0.14 * L, 0.72 * L, W / 2 - 0.1, 0.95, H, cabin, true);
         break;
     case VehicleClass::Suv:
-        box(0, L, W / 2, 0.35, 1.05, paint);
-        box(0.04 * L, 0.74 * L, W / 2 - 0.08, 1.05, H, glass);
+        box(0, L, W / 2, 0.35, 1.05, paint, false);
+        box(0.04 * L, 0.74 * L, W / 2 - 0.08, 1.05, H, cabin, true);
         break;
     case VehicleClass::Truck:
-        box(0, L, W / 2 - 0.1, 0.35, 0.9, cv::Scalar(50, 50, 50));
-        box(0, 0.76 * L, W / 2, 0.9, H, shade({215, 215, 215}, 1.0));
-        box(0.8 * L, L, W / 2, 0.5, H - 0.4, paint);
+        box(0, L, W / 2 - 0.1, 0.35, 0.9, cv::Scalar(50, 50, 50), false);
+        box(0, 0.76 * L, W / 2, 0.9, H, shade({215, 215, 215}, 1.0), false);
+        box(0.8 * L, L, W / 2, 0.5, H - 0.4, paint, true);
         break;
     case VehicleClass::Bus:
-        box(0, L, W / 2, 0.3, H, paint);
+        box(0, L, W / 2, 0.3, H, paint, true);
         break;
     case VehicleClass::Motorcycle:
-        box(0, L, W / 4, 0.3, 1.0, paint);
-        box(0.3 * L, 0.7 * L, W / 4, 1.0, H, cv::Scalar(40, 40, 40));
+        box(0, L, W / 4, 0.3, 1.0, paint, false);
+        box(0.3 * L, 0.7 * L, W / 4, 1.0, H, cv::Scalar(40, 40, 40), false);
         break;
     }
+    std::stable_sort(parts.begin(), parts.end(),
+                     [](const Part &x, const Part &y) { return x.dist > y.dist; });
+    std::vector<Face> faces;
+    for (auto &p : parts)
+        for (auto &f : p.faces)
+            faces.push_back(std::move(f));
     return faces;
 }
 

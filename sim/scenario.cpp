@@ -941,14 +941,6 @@ Scenario parseScenario(std::string_view text, const std::string &source)
 
     if (sc.approaches.empty())
         problems.add("approaches", "a scenario needs at least one approach");
-    for (const auto &h : sc.signal.heads) {
-        bool used = false;
-        for (const auto &a : sc.approaches)
-            used |= a.head == h.name;
-        if (!used)
-            sc.warnings.push_back("signal head \"" + h.name +
-                                  "\" controls no approach (its lamps are still driven)");
-    }
     checkLines(sc, problems);
 
     if (!problems.list().empty())
