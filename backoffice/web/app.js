@@ -1,0 +1,455 @@
+/* stopline reviewer UI: plain JavaScript, no build step, no network but this server.
+ * Keyboard-first: every action of the case page has a key (see the legend, "?"). */
+'use strict';
+
+const state = { user: null, csrf: '', reasons: [], current: null, history: [], historyPos: -1,
+                openedAt: 0, rejectOpen: false, reason: '', clipTimer: null, leaseTimer: null };
+
+const $ = (sel) => document.querySelector(sel);
+
+/* h('div', {class: 'x', onclick: f}, child, 'text', ...) */
+function h(tag, attrs, ...children) {
+  const svg = ['svg', 'rect', 'line', 'text', 'polyline', 'circle', 'g', 'title'].includes(tag);
+  const el = svg ? document.createElementNS('http://www.w3.org/2000/svg', tag) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function say(text, kind) {
+  const s = $('#status');
+  s.textContent = text || '';
+  s.className = 'status' + (kind ? ' ' + kind : '');
+}
+
+async function api(method, path, body) {
+  const opts = { method, headers: {}, credentials: 'same-origin' };
+  if (method !== 'GET') {
+    opts.headers['X-CSRF-Token'] = state.csrf;
+    opts.headers['Content-Type'] = 'application/json';
+    opts.body = JSON.stringify(body || {});
+  }
+  const res = await fetch(path, opts);
+  let data = null;
+  try { data = await res.json(); } catch (e) { data = {}; }
+  if (res.status === 401 && path !== '/api/v1/login') {
+    state.user = null;
+    showLogin('Your session ended: log in again.');
+    throw new Error('not logged in');
+  }
+  if (!res.ok) throw new Error(data.error || ('HTTP ' + res.status));
+  return data;
+}
+
+/* ---------- time and number formatting ---------- */
+const fmtS = (us) => (us / 1e6).toFixed(2) + ' s';
+const fmtAge = (s) => s < 90 ? s + ' s' : s < 5400 ? Math.round(s / 60) + ' min' : s < 172800 ? (s / 3600).toFixed(1) + ' h' : Math.round(s / 86400) + ' d';
+const fmtBytes = (b) => b >= 1e9 ? (b / 1e9).toFixed(1) + ' GB' : b >= 1e6 ? (b / 1e6).toFixed(1) + ' MB' : b >= 1e3 ? (b / 1e3).toFixed(0) + ' kB' : b + ' B';
+const localTime = (iso) => iso ? new Date(iso).toLocaleString(undefined, { hour12: false }) + ' (' + iso.slice(11, 23) + ' UTC)' : '';
+
+/* ---------- login ---------- */
+function showLogin(message) {
+  $('#top').hidden = true;
+  const main = $('#main');
+  main.replaceChildren();
+  const err = h('p', { class: 'status error', id: 'login-error', role: 'alert' }, message || '');
+  const form = h('form', { class: 'login panel', onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const d = await api('POST', '/api/v1/login', { username: form.username.value, password: form.password.value });
+      state.user = d.user; state.csrf = d.csrf;
+      await loadSession();
+      location.hash = '#/queue';
+      route();
+    } catch (ex) { err.textContent = ex.message; form.password.select(); }
+  } },
+  h('h1', {}, 'stopline — review'),
+  h('label', { for: 'username' }, 'User name'),
+  h('input', { id: 'username', name: 'username', autocomplete: 'username', required: true }),
+  h('label', { for: 'password' }, 'Password'),
+  h('input', { id: 'password', name: 'password', type: 'password', autocomplete: 'current-password', required: true }),
+  h('button', { type: 'submit', class: 'primary', id: 'login-submit' }, 'Log in'), err);
+  main.append(form);
+  form.username.focus();
+}
+
+async function loadSession() {
+  const d = await api('GET', '/api/v1/session');
+  state.user = d.user; state.csrf = d.csrf; state.reasons = d.reasons;
+  $('#top').hidden = false;
+  $('#who').textContent = d.user.display_name + ' · ' + d.user.role + (d.user.may_review ? '' : (d.user.role === 'reviewer' || d.user.role === 'supervisor') ? ' (not cleared to decide: no authorization or signature on file)' : '');
+  const r = d.user.role;
+  $('#nav-queue').hidden = !(r === 'reviewer' || r === 'supervisor');
+  $('#nav-audit').hidden = !(r === 'supervisor' || r === 'admin');
+  $('#nav-devices').hidden = !(r === 'technician' || r === 'supervisor' || r === 'admin');
+}
+
+/* ---------- queue overview ---------- */
+async function showQueue() {
+  const q = await api('GET', '/api/v1/queue');
+  const main = $('#main');
+  main.replaceChildren();
+  const canReview = state.user.may_review;
+  main.append(h('h1', {}, 'Review queue'),
+    h('div', { class: 'stats' },
+      h('div', { class: 'stat' }, h('b', { id: 'queued-count' }, q.queued), h('span', {}, 'waiting')),
+      h('div', { class: 'stat' }, h('b', {}, q.leased), h('span', {}, 'being reviewed')),
+      h('div', { class: 'stat' }, h('b', {}, q.oldest_age_s ? fmtAge(q.oldest_age_s) : '—'), h('span', {}, 'oldest waiting')),
+      h('div', { class: 'stat' }, h('b', {}, q.approved), h('span', {}, 'approved')),
+      h('div', { class: 'stat' }, h('b', {}, q.rejected), h('span', {}, 'rejected'))),
+    h('p', {}, canReview
+      ? h('button', { class: 'primary', id: 'start', onclick: nextCase }, 'Open next case ', h('kbd', {}, 'N'))
+      : h('span', { class: 'muted' }, 'You can see the queue but not decide: an administrator must authorize you and put your signature on file.')));
+  const byType = h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Type'), h('th', {}, 'Site'), h('th', { class: 'num' }, 'Waiting'), h('th', { class: 'num' }, 'Oldest'))),
+    h('tbody', {}, q.by_type_and_site.map((c) => h('tr', {}, h('td', {}, c.type.replace(/_/g, ' ')), h('td', {}, c.site), h('td', { class: 'num' }, c.queued), h('td', { class: 'num' }, fmtAge(c.oldest_age_s))))));
+  main.append(h('section', { class: 'panel', 'aria-labelledby': 'h-bytype' }, h('h2', { id: 'h-bytype' }, 'By type and site'), q.by_type_and_site.length ? byType : h('p', { class: 'muted' }, 'Nothing waiting.')));
+  main.append(alarmPanel(q.alarms, false));
+  main.append(healthPanel(q.devices));
+}
+
+function alarmPanel(alarms, canResolve) {
+  return h('section', { class: 'panel', 'aria-labelledby': 'h-alarms' }, h('h2', { id: 'h-alarms' }, 'Device alarms (' + alarms.length + ' open)'),
+    alarms.length ? h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Alarm'), h('th', {}, 'Device'), h('th', {}, 'Detail'), h('th', {}, 'Raised'), canResolve ? h('th', {}, '') : null)),
+      h('tbody', {}, alarms.map((a) => h('tr', { class: 'alarm' }, h('td', {}, a.kind), h('td', {}, a.device_id), h('td', {}, a.detail), h('td', {}, localTime(a.raised_utc)),
+        canResolve ? h('td', {}, h('button', { onclick: async () => { await api('POST', '/api/v1/alarms/' + a.id + '/resolve'); say('Alarm ' + a.id + ' acknowledged', 'ok'); showDevices(); } }, 'Acknowledge')) : null))))
+      : h('p', { class: 'muted' }, 'No open alarms.'));
+}
+
+function healthPanel(devices) {
+  const yes = (b, good, bad) => b === undefined ? '—' : h('span', { class: 'badge ' + (b ? 'ok' : 'bad') }, b ? good : bad);
+  return h('section', { class: 'panel', 'aria-labelledby': 'h-health' }, h('h2', { id: 'h-health' }, 'Device health (last heartbeat)'),
+    devices.length ? h('table', {}, h('thead', {}, h('tr', {}, ['Device', 'Age', 'Signal sensing', 'Radar', 'Camera', 'Spool', 'Disk free', 'Clock', 'Enforcement'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, devices.map((d) => {
+        const b = d.heartbeat || {};
+        const sig = b.signal_sensing || {}, radar = b.radar || {}, cam = b.camera || {}, spool = b.spool || {}, clock = b.clock || {}, enf = b.enforcement || {};
+        return h('tr', {}, h('td', {}, d.device_id), h('td', {}, fmtAge(d.age_s)),
+          h('td', {}, yes(sig.ok, 'ok', 'fault'), sig.detail || ''),
+          h('td', {}, yes(radar.ok, 'self-check ok', 'self-check failed'), radar.detail || ''),
+          h('td', {}, yes(cam.ok, 'ok', 'stalled'), cam.fps !== undefined ? ' ' + Number(cam.fps).toFixed(1) + ' fps' : ''),
+          h('td', {}, spool.depth !== undefined ? spool.depth + ' records' : '—'),
+          h('td', {}, b.disk_free_bytes !== undefined ? fmtBytes(b.disk_free_bytes) : '—'),
+          h('td', {}, yes(clock.synchronized, 'synchronized', 'NOT synchronized'), clock.maximum_error_us !== undefined ? ' ±' + (clock.maximum_error_us / 1000).toFixed(1) + ' ms' : ''),
+          h('td', {}, enf.suspended === undefined ? '—' : enf.suspended ? h('span', { class: 'badge bad' }, 'suspended: ' + (enf.reason || '?')) : h('span', { class: 'badge ok' }, 'enforcing')));
+      }))) : h('p', { class: 'muted' }, 'No heartbeat received yet.'));
+}
+
+/* ---------- case page ---------- */
+async function nextCase() {
+  try {
+    const d = await api('POST', '/api/v1/queue/next');
+    if (!d.case) { say('The queue is empty.', 'ok'); location.hash = '#/queue'; return; }
+    location.hash = '#/case/' + d.case.id;
+  } catch (e) { say(e.message, 'error'); }
+}
+
+function previousCase() {
+  const cur = state.current ? state.current.id : null;
+  const i = state.history.lastIndexOf(cur);
+  const prev = i > 0 ? state.history[i - 1] : state.history[state.history.length - 1];
+  if (prev && prev !== cur) location.hash = '#/case/' + prev;
+  else say('No previous case in this session.');
+}
+
+const media = (f) => f ? '/api/v1/media/' + f.sha256 : '';
+
+function verificationBadges(codes) {
+  return codes.map((c) => {
+    const name = c.split(' ')[0];
+    const kind = c === 'ok' ? 'ok' : (name === 'clock.unsynchronized' || name === 'chain.duplicate') ? 'warn' : 'bad';
+    return h('span', { class: 'badge ' + kind, title: c }, c);
+  });
+}
+
+function dataBar(c) {
+  const s = c.signal, sp = c.speed, z = c.school_zone, sc = c.self_check;
+  const red = c.type === 'red_light';
+  const items = [
+    ['Time', localTime(c.time_utc)],
+    ['Location', c.location.code + ' — ' + c.location.description],
+    ['Approach / lane', (c.location.direction || '—') + ' / lane ' + c.location.lane],
+    ['Code', c.statute.code + ' ' + c.statute.description],
+  ];
+  if (red) {
+    items.push(['Time into red (A / B)', fmtS(s.time_into_red_a_us) + ' / ' + fmtS(s.time_into_red_b_us)]);
+    items.push(['Measured yellow', fmtS(s.measured_yellow_us) + ' (min ' + fmtS(s.minimum_yellow_us) + ')', s.measured_yellow_us < s.minimum_yellow_us]);
+    items.push(['Grace', fmtS(s.grace_us)]);
+  }
+  if (sp.unit) items.push(['Speed / limit', sp.corrected.toFixed(1) + ' ' + sp.unit + ' / ' + sp.limit + ' ' + sp.unit]);
+  if (!red) items.push(['Beacon', z.beacon_flashing ? 'flashing' : 'NOT flashing', !z.beacon_flashing]);
+  if (!red) items.push(['School in session', z.school_in_session ? 'yes ' + z.calendar_entry : 'NO', !z.school_in_session]);
+  items.push(['Radar self-check', sc.present ? (sc.passed ? 'passed ' : 'FAILED ') + (sc.at_utc || '').slice(0, 16) : 'none in record', sc.present && !sc.passed]);
+  items.push(['Clock', c.clock.synchronized ? 'synchronized ±' + (c.clock.maximum_error_us / 1000).toFixed(0) + ' ms' : 'NOT synchronized', !c.clock.synchronized]);
+  items.push(['Device / record', c.device_id + ' #' + c.seq]);
+  return h('dl', { class: 'databar panel', 'aria-label': 'Record data' }, items.map(([k, v, bad]) => h('div', {}, h('dt', {}, k), h('dd', { class: bad ? 'bad' : null }, v))));
+}
+
+/* Signal timeline: phases as coloured bands on the monotonic timeline, A and B marked. */
+function timelineChart(c) {
+  const s = c.signal;
+  const W = 600, H = 84;
+  const changes = s.changes.filter((x) => x.at.monotonic_ns);
+  const aT = c.frames.a ? c.frames.a.captured_monotonic_ns : 0, bT = c.frames.b ? c.frames.b.captured_monotonic_ns : 0;
+  if (!changes.length && !s.red_onset.monotonic_ns) return h('p', { class: 'muted' }, 'No signal timeline in this record.');
+  const times = changes.map((x) => x.at.monotonic_ns).concat([aT, bT, s.red_onset.monotonic_ns].filter(Boolean));
+  /* From shortly before the yellow: a long green would squeeze what matters. */
+  const yellow = changes.find((ch) => ch.phase === 'yellow');
+  const t0 = Math.max(Math.min(...times), yellow ? yellow.at.monotonic_ns - 3e9 : -Infinity), t1 = Math.max(...times) + 1e9;
+  const x = (t) => 10 + (W - 20) * (t - t0) / (t1 - t0);
+  const color = { green: 'var(--green)', yellow: 'var(--yellow)', red: 'var(--red)' };
+  const bands = changes.map((ch, i) => {
+    const end = i + 1 < changes.length ? changes[i + 1].at.monotonic_ns : t1;
+    if (end < t0) return null;
+    const start = Math.max(ch.at.monotonic_ns, t0);
+    return h('rect', { x: x(start), y: 14, width: Math.max(1, x(end) - x(start)), height: 22, fill: color[ch.phase] || '#888' }, h('title', {}, ch.phase));
+  });
+  const mark = (t, label, row) => t ? h('g', {}, h('line', { x1: x(t), x2: x(t), y1: 8, y2: 44 + 14 * row, stroke: '#000', 'stroke-width': 2 }),
+    h('text', { x: Math.min(x(t) + 3, W - 80), y: 56 + 14 * row, 'font-size': 12 }, label)) : null;
+  return h('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'Signal timeline: yellow ' + fmtS(s.measured_yellow_us) + ', A-shot ' + fmtS(s.time_into_red_a_us) + ' into red' },
+    bands, mark(aT, 'A ' + fmtS(s.time_into_red_a_us) + ' into red', 0), mark(bT, 'B ' + fmtS(s.time_into_red_b_us), 1),
+    h('text', { x: 10, y: 10, 'font-size': 11, fill: '#555' }, 'signal ' + (s.head || '') + ' (measured yellow ' + fmtS(s.measured_yellow_us) + ')'));
+}
+
+function speedChart(c) {
+  const sp = c.speed;
+  const pts = sp.samples.filter((x) => x.at.monotonic_ns);
+  if (!pts.length) return h('p', { class: 'muted' }, 'No radar samples in this record.');
+  const W = 600, H = 120;
+  const t0 = Math.min(...pts.map((p) => p.at.monotonic_ns)), t1 = Math.max(...pts.map((p) => p.at.monotonic_ns)) + 1;
+  const vmax = Math.max(sp.limit + sp.threshold_over, ...pts.map((p) => Math.abs(p.speed))) * 1.15 || 1;
+  const x = (t) => 30 + (W - 40) * (t - t0) / (t1 - t0), y = (v) => H - 15 - (H - 30) * Math.abs(v) / vmax;
+  return h('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'Radar speed samples, limit ' + sp.limit + ' ' + sp.unit },
+    h('line', { x1: 30, x2: W - 10, y1: y(sp.limit), y2: y(sp.limit), stroke: 'var(--red)', 'stroke-dasharray': '6 4' }),
+    h('text', { x: 32, y: y(sp.limit) - 3, 'font-size': 11, fill: 'var(--red)' }, 'limit ' + sp.limit + ' ' + sp.unit),
+    h('polyline', { fill: 'none', stroke: 'var(--accent)', 'stroke-width': 2, points: pts.map((p) => x(p.at.monotonic_ns) + ',' + y(p.speed)).join(' ') }),
+    pts.map((p) => h('circle', { cx: x(p.at.monotonic_ns), cy: y(p.speed), r: 2.5, fill: 'var(--accent)' })),
+    h('text', { x: 2, y: 12, 'font-size': 11, fill: '#555' }, sp.unit));
+}
+
+function clipPlayer(c) {
+  const frames = c.frames.clip;
+  if (!frames.length) return h('p', { class: 'muted' }, 'No clip in this record.');
+  const img = h('img', { id: 'clip-frame', src: media(frames[0]), alt: 'Clip frame 1 of ' + frames.length });
+  const counter = h('span', { class: 'muted', id: 'clip-counter' }, '1 / ' + frames.length);
+  let i = 0;
+  const btn = h('button', { id: 'clip-play', onclick: () => toggleClip() }, 'Play ', h('kbd', {}, 'V'));
+  frames.forEach((f) => { const pre = new Image(); pre.src = media(f); });
+  state.toggleClip = async () => {
+    if (state.clipTimer) { clearInterval(state.clipTimer); state.clipTimer = null; btn.firstChild.textContent = 'Play '; return; }
+    btn.firstChild.textContent = 'Pause ';
+    if (!state.clipViewed) { state.clipViewed = true; api('POST', '/api/v1/cases/' + c.id + '/clip-viewed').catch(() => {}); }
+    state.clipTimer = setInterval(() => {
+      i = (i + 1) % frames.length;
+      img.src = media(frames[i]);
+      img.alt = 'Clip frame ' + (i + 1) + ' of ' + frames.length;
+      counter.textContent = (i + 1) + ' / ' + frames.length;
+    }, 200);
+  };
+  return h('figure', { class: 'clip' }, img, h('div', { class: 'controls' }, btn, counter));
+}
+function toggleClip() { if (state.toggleClip) state.toggleClip(); }
+
+function zoom(src, alt) {
+  closeZoom();
+  const overlay = h('div', { class: 'zoom', id: 'zoom', role: 'dialog', 'aria-label': alt, onclick: closeZoom }, h('img', { src, alt }));
+  document.body.append(overlay);
+}
+function closeZoom() { const z = $('#zoom'); if (z) z.remove(); }
+
+function checklistPanel(c, editable) {
+  const decided = c.decision ? c.decision.checklist || {} : {};
+  const list = h('ol', {}, c.checklist.map((it, n) => {
+    const id = 'check-' + it.key;
+    const contradicted = it.proven === false;
+    const box = h('input', { type: 'checkbox', id, 'data-key': it.key, disabled: !editable || contradicted });
+    box.checked = c.decision ? !!decided[it.key] : it.proven === true;
+    return h('li', { class: contradicted ? 'contradicted' : null },
+      h('kbd', {}, n < 9 ? String(n + 1) : ''), box,
+      h('label', { for: id }, it.label, it.proven === true ? h('span', { class: 'proven' }, ' ✓ record proves') : null,
+        contradicted ? h('span', { class: 'badge bad' }, 'record contradicts') : null,
+        h('span', { class: 'evidence' }, it.evidence)));
+  }));
+  return h('section', { class: 'panel checklist', 'aria-labelledby': 'h-check' }, h('h2', { id: 'h-check' }, 'Checklist'), list);
+}
+
+function decisionPanel(c) {
+  if (c.decision) {
+    const d = c.decision;
+    return h('section', { class: 'panel decided ' + d.decision, id: 'decision' },
+      h('h2', {}, d.decision === 'approved' ? 'Approved' : 'Rejected: ' + d.reason.replace(/_/g, ' ')),
+      h('p', {}, 'by ' + d.by + ', ' + localTime(d.at_utc)),
+      h('p', { class: 'muted' }, 'time on case ' + (d.time_on_case_ms / 1000).toFixed(0) + ' s; clip ' + (d.clip_viewed ? 'viewed' : 'not viewed')),
+      d.note ? h('p', {}, d.note) : null);
+  }
+  if (!c.mine) return h('section', { class: 'panel' }, h('p', {}, c.lease.owner ? 'Leased to ' + c.lease.owner + '.' : 'Not claimed.'),
+    state.user.may_review ? h('button', { onclick: async () => { try { await api('POST', '/api/v1/cases/' + c.id + '/claim'); showCase(c.id); } catch (e) { say(e.message, 'error'); } } }, 'Claim this case') : null);
+  const reasons = h('div', { class: 'reasons', id: 'reasons', hidden: true },
+    h('h2', {}, 'Reject: reason'),
+    h('ol', {}, state.reasons.map((r, n) => h('li', {}, h('button', { 'data-reason': r.code, 'aria-pressed': 'false', onclick: () => pickReason(r.code) },
+      h('kbd', {}, n < 9 ? String(n + 1) : n === 9 ? '0' : '-'), ' ', r.label)))),
+    h('label', { for: 'note' }, 'Note'), h('textarea', { id: 'note', rows: 2 }),
+    h('div', { class: 'decide' }, h('button', { class: 'danger', id: 'reject-confirm', onclick: () => decide('reject') }, 'Reject ', h('kbd', {}, 'Enter')),
+      h('button', { onclick: () => closeReject() }, 'Cancel ', h('kbd', {}, 'Esc'))));
+  return h('section', { class: 'panel', id: 'decision' },
+    h('div', { class: 'decide' },
+      h('button', { class: 'primary', id: 'approve', onclick: () => decide('approve') }, 'Approve ', h('kbd', {}, 'A')),
+      h('button', { class: 'danger', id: 'reject', onclick: openReject }, 'Reject… ', h('kbd', {}, 'R')),
+      h('button', { onclick: nextCase }, 'Next ', h('kbd', {}, 'N'))),
+    reasons);
+}
+
+function openReject() { const r = $('#reasons'); if (!r) return; r.hidden = false; state.rejectOpen = true; const first = r.querySelector('button'); if (first) first.focus(); }
+function closeReject() { const r = $('#reasons'); if (r) r.hidden = true; state.rejectOpen = false; state.reason = ''; }
+function pickReason(code) {
+  state.reason = code;
+  document.querySelectorAll('#reasons [data-reason]').forEach((b) => b.setAttribute('aria-pressed', String(b.dataset.reason === code)));
+  if (code === 'other') $('#note').focus();
+}
+
+async function decide(kind) {
+  const c = state.current;
+  if (!c || !c.mine) return;
+  const checklist = {};
+  document.querySelectorAll('.checklist input[data-key]').forEach((b) => { checklist[b.dataset.key] = b.checked; });
+  if (kind === 'approve') {
+    const missing = c.checklist.filter((it) => !checklist[it.key]);
+    if (missing.length) { say('Confirm every checklist item before approving: ' + missing.map((m) => m.label).join('; '), 'error'); return; }
+  } else if (!state.reason) { say('Pick a rejection reason (1–9, 0, -).', 'error'); return; }
+  try {
+    await api('POST', '/api/v1/cases/' + c.id + '/decision', { version: c.version, decision: kind, reason: state.reason, note: ($('#note') || {}).value || '', checklist });
+    say((kind === 'approve' ? 'Approved' : 'Rejected') + ' case ' + c.id + '. Opening the next one…', 'ok');
+    state.rejectOpen = false; state.reason = '';
+    await nextCase();
+  } catch (e) { say(e.message, 'error'); }
+}
+
+async function showCase(id) {
+  if (state.clipTimer) { clearInterval(state.clipTimer); state.clipTimer = null; }
+  if (state.leaseTimer) { clearInterval(state.leaseTimer); state.leaseTimer = null; }
+  state.toggleClip = null; state.clipViewed = false; state.rejectOpen = false; state.reason = '';
+  const c = await api('GET', '/api/v1/cases/' + id);
+  state.current = c;
+  state.openedAt = Date.now();
+  if (state.history[state.history.length - 1] !== c.id) state.history.push(c.id);
+  const main = $('#main');
+  main.replaceChildren();
+  const f = c.frames;
+  const shot = (fr, label, id) => fr ? h('figure', {}, h('img', { id, src: media(fr), alt: label, width: fr.width || null, height: fr.height || null, onclick: () => zoom(media(fr), label) }),
+    h('figcaption', {}, label + ' · ' + (fr.captured_utc_ns ? new Date(fr.captured_utc_ns / 1e6).toISOString().slice(11, 23) + ' UTC' : ''))) : h('p', { class: 'muted' }, label + ': not in record');
+  const plate = f.plate ? h('figure', { class: 'plate' }, h('img', { id: 'plate-crop', src: media(f.plate), alt: 'Licence plate, enlarged', onclick: () => zoom(media(f.plate), 'Licence plate') }),
+    h('figcaption', {}, h('span', { class: 'read' }, f.plate.read || '—'), ' plate crop (', h('kbd', {}, 'Z'), ' zoom)')) : h('p', { class: 'muted' }, 'No plate crop.');
+  const lease = h('span', { class: 'lease', id: 'lease' });
+  if (c.mine && c.lease.expires_ns) {
+    const tick = () => { const left = Math.round((c.lease.expires_ns / 1e6 - Date.now()) / 1000); lease.textContent = left > 0 ? 'lease ' + Math.floor(left / 60) + ':' + String(left % 60).padStart(2, '0') : 'lease EXPIRED: claim again'; };
+    tick(); state.leaseTimer = setInterval(tick, 1000);
+  }
+  main.append(
+    h('div', { class: 'casehead' }, h('h1', { id: 'case-title' }, 'Case ' + c.id + ' · ' + c.type.replace(/_/g, ' ') + ' · ' + c.site),
+      h('span', {}, verificationBadges(c.verification)), lease),
+    dataBar(c),
+    h('div', { class: 'caselayout' },
+      h('div', {},
+        h('section', { class: 'panel', 'aria-label': 'Photos' },
+          h('div', { class: 'shots' }, shot(f.a, 'A-shot (at the stop line)', 'a-shot'), shot(f.b, 'B-shot (in the intersection)', 'b-shot')),
+          h('div', { class: 'platerow' }, plate, clipPlayer(c))),
+        h('section', { class: 'panel charts', 'aria-label': 'Charts' }, h('h2', {}, 'Signal timeline'), timelineChart(c), h('h2', {}, 'Speed'), speedChart(c))),
+      h('div', {}, checklistPanel(c, c.mine && !c.decision), decisionPanel(c),
+        h('p', { class: 'keyhint' }, 'Record ', c.record_id, ' · hash ', c.record_hash.slice(0, 16), '… · key ', c.key_id))));
+  main.focus();
+}
+
+/* ---------- audit and devices ---------- */
+async function showAudit() {
+  const params = new URLSearchParams(location.hash.split('?')[1] || '');
+  const target = params.get('target') || '';
+  const d = await api('GET', '/api/v1/audit' + (target ? '?target=' + encodeURIComponent(target) : ''));
+  const main = $('#main');
+  main.replaceChildren();
+  const result = h('span', { id: 'audit-verify-result' });
+  const filter = h('input', { id: 'audit-target', value: target, placeholder: 'case:12, user:alice, …', 'aria-label': 'Filter by target' });
+  main.append(h('h1', {}, 'Audit log'),
+    h('div', { class: 'panel' }, h('form', { onsubmit: (e) => { e.preventDefault(); location.hash = '#/audit' + (filter.value ? '?target=' + encodeURIComponent(filter.value) : ''); } }, filter, ' ', h('button', { type: 'submit' }, 'Filter')),
+      h('p', {}, h('button', { id: 'audit-verify', onclick: async () => { const v = await api('GET', '/api/v1/audit/verify'); result.textContent = v.ok ? ' hash chain intact (' + v.entries + ' entries)' : ' BROKEN at entry ' + v.first_bad_seq + ': ' + v.problem; result.className = v.ok ? 'badge ok' : 'badge bad'; } }, 'Verify hash chain'), result)),
+    h('table', { class: 'panel', id: 'audit-table' }, h('thead', {}, h('tr', {}, ['#', 'When', 'Who', 'Action', 'What', 'Detail', 'From'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, d.entries.map((a) => h('tr', {}, h('td', { class: 'num' }, a.seq), h('td', {}, localTime(a.at_utc)), h('td', {}, a.actor), h('td', {}, a.action),
+        h('td', {}, a.target.startsWith('case:') ? h('a', { href: '#/case/' + a.target.slice(5) }, a.target) : a.target), h('td', {}, a.detail), h('td', {}, a.ip))))));
+}
+
+async function showDevices() {
+  const [d, a] = await Promise.all([api('GET', '/api/v1/devices'), api('GET', '/api/v1/alarms')]);
+  const main = $('#main');
+  main.replaceChildren();
+  main.append(h('h1', {}, 'Devices'),
+    h('table', { class: 'panel' }, h('thead', {}, h('tr', {}, ['Device', 'Site', 'Records', 'Highest seq', 'Last record'].map((t) => h('th', {}, t)))),
+      h('tbody', {}, d.devices.map((x) => h('tr', {}, h('td', {}, x.device_id), h('td', {}, x.site), h('td', { class: 'num' }, x.records), h('td', { class: 'num' }, x.highest_seq), h('td', {}, localTime(x.last_received_utc)))))),
+    alarmPanel(a.alarms, state.user.role !== 'admin'),
+    healthPanel(d.devices.filter((x) => x.heartbeat).map((x) => ({ device_id: x.device_id, age_s: Math.round((Date.now() - Date.parse(x.heartbeat.received_utc)) / 1000), heartbeat: x.heartbeat.body }))));
+}
+
+/* ---------- routing and keys ---------- */
+async function route() {
+  if (!state.user) {
+    try { await loadSession(); } catch (e) { return; }
+  }
+  const hash = location.hash || '#/queue';
+  document.querySelectorAll('.top nav a').forEach((a) => a.removeAttribute('aria-current'));
+  try {
+    let m;
+    if ((m = hash.match(/^#\/case\/(\d+)/))) await showCase(Number(m[1]));
+    else if (hash.startsWith('#/audit')) { $('#nav-audit').setAttribute('aria-current', 'page'); await showAudit(); }
+    else if (hash.startsWith('#/devices')) { $('#nav-devices').setAttribute('aria-current', 'page'); await showDevices(); }
+    else {
+      const r = state.user.role;
+      if (r === 'technician' || r === 'admin') { location.hash = r === 'admin' ? '#/audit' : '#/devices'; return; }
+      $('#nav-queue').setAttribute('aria-current', 'page'); await showQueue();
+    }
+  } catch (e) { if (state.user) say(e.message, 'error'); }
+}
+
+function toggleLegend(force) {
+  const l = $('#legend');
+  l.hidden = force === undefined ? !l.hidden : !force;
+  $('#legend-button').setAttribute('aria-expanded', String(!l.hidden));
+}
+
+document.addEventListener('keydown', (e) => {
+  if (!state.user || e.ctrlKey || e.metaKey || e.altKey) return;
+  const typing = ['INPUT', 'TEXTAREA', 'SELECT'].includes(document.activeElement.tagName);
+  if (e.key === 'Escape') { closeZoom(); closeReject(); toggleLegend(false); if (typing) document.activeElement.blur(); return; }
+  if (typing) return;
+  const k = e.key.toLowerCase();
+  const onCase = !!state.current && location.hash.startsWith('#/case/');
+  if (k === '?') { toggleLegend(); e.preventDefault(); return; }
+  if (k === 'q') { location.hash = '#/queue'; return; }
+  if (k === 'n' && state.user.may_review) { e.preventDefault(); nextCase(); return; }
+  if (!onCase) return;
+  if (k === 'p') { previousCase(); return; }
+  if (k === 'z') { const f = state.current.frames.plate; if ($('#zoom')) closeZoom(); else if (f) zoom(media(f), 'Licence plate'); return; }
+  if (k === 'v') { toggleClip(); return; }
+  if (state.rejectOpen) {
+    const idx = k === '0' ? 9 : k === '-' ? 10 : /^[1-9]$/.test(k) ? Number(k) - 1 : -1;
+    if (idx >= 0 && state.reasons[idx]) { pickReason(state.reasons[idx].code); e.preventDefault(); return; }
+    if (e.key === 'Enter') { decide('reject'); e.preventDefault(); return; }
+    return;
+  }
+  if (k === 'a') { decide('approve'); e.preventDefault(); return; }
+  if (k === 'r') { openReject(); e.preventDefault(); return; }
+  if (/^[1-9]$/.test(k)) {
+    const boxes = document.querySelectorAll('.checklist input[data-key]');
+    const b = boxes[Number(k) - 1];
+    if (b && !b.disabled) b.checked = !b.checked;
+  }
+});
+
+window.addEventListener('hashchange', route);
+window.addEventListener('DOMContentLoaded', () => {
+  $('#logout').addEventListener('click', async () => { try { await api('POST', '/api/v1/logout'); } catch (e) { /* already out */ } state.user = null; state.history = []; showLogin('Logged out.'); });
+  $('#legend-button').addEventListener('click', () => toggleLegend());
+  route();
+});
