@@ -66,6 +66,7 @@ private:
     };
 
     void readMore();
+    bool drain(); /* reads until the socket would block; false once failed or stopped */
     bool consume(const char *data, std::size_t size);
     void handle(std::string_view payload);
     void fail(const std::string &message);
@@ -73,7 +74,7 @@ private:
     std::string what_;
     asio::local::stream_protocol::socket socket_;
     FrameReader reader_{64 * 1024};
-    std::array<char, 4096> chunk_{}; /* the pending async read's buffer; never moves */
+    std::array<char, 4096> chunk_{};
     std::vector<Line> lines_;
     std::string description_;
     EventHandler onEvent_;
@@ -137,6 +138,7 @@ SimGpioLines::SimGpioLines(asio::io_context &io, const GpioConfig &config)
         lines_.push_back(std::move(entry));
     }
     socket_.assign(asio::local::stream_protocol(), fd);
+    socket_.non_blocking(true);
 }
 
 SimGpioLines::~SimGpioLines()
@@ -163,18 +165,37 @@ void SimGpioLines::stop()
 
 void SimGpioLines::readMore()
 {
+    /* Wait for readability and read ourselves (no asynchronous read holding bytes in a
+     * buffer whose handler has not run yet), so poll() always sees every waiting edge. */
     std::weak_ptr<bool> alive = alive_;
-    socket_.async_read_some(asio::buffer(chunk_), [this, alive](const boost::system::error_code &ec,
-                                                                std::size_t n) {
-        if (alive.expired() || !running_)
-            return;
+    socket_.async_wait(asio::socket_base::wait_read,
+                       [this, alive](const boost::system::error_code &ec) {
+                           if (alive.expired() || !running_)
+                               return;
+                           if (ec) {
+                               fail(ec.message());
+                               return;
+                           }
+                           if (drain())
+                               readMore();
+                       });
+}
+
+bool SimGpioLines::drain()
+{
+    while (running_) {
+        boost::system::error_code ec;
+        std::size_t n = socket_.read_some(asio::buffer(chunk_), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again)
+            return true;
         if (ec) {
             fail(ec == asio::error::eof ? "simulator closed the GPIO connection" : ec.message());
-            return;
+            return false;
         }
-        if (consume(chunk_.data(), n))
-            readMore();
-    });
+        if (!consume(chunk_.data(), n))
+            return false;
+    }
+    return false;
 }
 
 bool SimGpioLines::consume(const char *data, std::size_t size)
@@ -195,17 +216,7 @@ bool SimGpioLines::consume(const char *data, std::size_t size)
 
 void SimGpioLines::poll()
 {
-    char buffer[4096];
-    while (running_) {
-        boost::system::error_code ec;
-        std::size_t available = socket_.available(ec);
-        if (ec || available == 0)
-            return; /* errors surface through the pending asynchronous read */
-        std::size_t n =
-                socket_.read_some(asio::buffer(buffer, std::min(available, sizeof(buffer))), ec);
-        if (ec || n == 0 || !consume(buffer, n))
-            return;
-    }
+    drain();
 }
 
 void SimGpioLines::handle(std::string_view payload)
