@@ -24,6 +24,8 @@ std::string_view trim(std::string_view s)
 Number parseNumber(std::string_view text, double &value)
 {
     text = trim(text);
+    if (text.size() > 32)
+        return Number::Bad; /* the sensor prints a handful of digits; a digit run is noise */
     if (!text.empty() && text.front() == '+') {
         text.remove_prefix(1);
         if (!text.empty() && (text.front() == '-' || text.front() == '+'))
@@ -240,12 +242,28 @@ LineKind Ops243Parser::parseLine(std::string_view original, Stamp at, bool trunc
         ++counters_.blanks;
         return LineKind::Blank;
     }
-    if (line.front() == '{' || line.front() == '[' || line.front() == '"')
+    if (line.front() == '"') {
+        /* Plain output with units on (OU): "mph",12.3 -- a quoted unit, then the fields. */
+        std::size_t close = line.find('"', 1);
+        std::size_t comma = close == std::string_view::npos ? close : line.find(',', close);
+        if (comma != std::string_view::npos &&
+            trim(line.substr(close + 1, comma - close - 1)).empty()) {
+            auto unit = unitFromName(line.substr(1, close - 1));
+            if (!unit)
+                return reject(RejectReason::UnknownUnits, "unit is not one the OPS243 names",
+                              original);
+            LineKind kind = parsePlain(trim(line.substr(comma + 1)), original, &*unit);
+            return kind;
+        }
+        return parseJson(line, original);
+    }
+    if (line.front() == '{' || line.front() == '[')
         return parseJson(line, original);
     return parsePlain(line, original);
 }
 
-LineKind Ops243Parser::parsePlain(std::string_view line, std::string_view original)
+LineKind Ops243Parser::parsePlain(std::string_view line, std::string_view original,
+                                  const SpeedUnit *lineUnit)
 {
     std::string_view fields[3];
     std::size_t count = 0;
@@ -272,8 +290,9 @@ LineKind Ops243Parser::parsePlain(std::string_view line, std::string_view origin
             return reject(RejectReason::NotFinite, "number is not finite", original);
         }
     }
-    if (!unitKnown_)
+    if (!lineUnit && !unitKnown_)
         return reject(RejectReason::UnknownUnits, "speed units are unknown", original);
+    SpeedUnit unit = lineUnit ? *lineUnit : unit_;
 
     double speed = values[count - 1];
     std::optional<double> time;
@@ -289,12 +308,12 @@ LineKind Ops243Parser::parsePlain(std::string_view line, std::string_view origin
     }
     if ((time && *time < 0) || magnitude < 0)
         return reject(RejectReason::Negative, "time or magnitude is negative", original);
-    if (std::fabs(speed) * metresPerSecond(unit_) > options_.maxSpeedMps)
+    if (std::fabs(speed) * metresPerSecond(unit) > options_.maxSpeedMps)
         return reject(RejectReason::OutOfRange, "speed beyond any vehicle", original);
 
     report_.targets.clear();
     report_.targets.push_back(RadarTarget{speed, magnitude});
-    report_.unit = unit_;
+    report_.unit = unit;
     report_.at = at_;
     report_.sensorTimeS = time;
     report_.sensorTick.reset();

@@ -9,7 +9,8 @@
 namespace stopline::drivers::radar {
 
 /* The OmniPreSense OPS243 line protocol (shared/reference/radar-ops243.md): plain numbers,
- * time- and magnitude-prefixed plain lines, and JSON objects whose values may be quoted
+ * time- and magnitude-prefixed plain lines (optionally led by a quoted unit, as with units
+ * output on: "mph",12.3), and JSON objects whose values may be quoted
  * strings or numbers, single- or multi-target. Positive speed = inbound, as sent. The
  * parser is also a small state machine: a {"Units":...} reply switches the unit of the
  * reports that follow. No allocation per report once warmed up. */
@@ -56,7 +57,8 @@ public:
 
 private:
     LineKind reject(RejectReason reason, const char *detail, std::string_view line);
-    LineKind parsePlain(std::string_view line, std::string_view original);
+    LineKind parsePlain(std::string_view line, std::string_view original,
+                        const SpeedUnit *lineUnit = nullptr);
     LineKind parseJson(std::string_view line, std::string_view original);
     LineKind parseReport(std::string_view original);
     LineKind parseReply(std::string_view original);

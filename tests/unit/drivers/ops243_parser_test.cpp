@@ -77,6 +77,16 @@ TEST(Ops243Parser, TwoFieldsAsMagnitudeSpeedWhenConfigured)
     CHECK(!r.sensorTimeS);
 }
 
+TEST(Ops243Parser, PlainLineWithQuotedUnit)
+{
+    const RadarReport &r = report(R"("km-per-hr",137.429, -42.5)");
+    CHECK(r.unit == SpeedUnit::Kmh);
+    DOUBLES_EQUAL(-42.5, r.targets[0].speed, 1e-9);
+    DOUBLES_EQUAL(137.429, *r.sensorTimeS, 1e-9);
+    CHECK(parser.unit() == SpeedUnit::Mph); /* the line's unit does not change the state */
+    CHECK(report(R"("mph",12.3)").unit == SpeedUnit::Mph);
+}
+
 TEST(Ops243Parser, JsonQuotedValues)
 {
     const RadarReport &r = report(R"({"magnitude":"467.72","speed":"-0.25","distance":"0.00"})");
@@ -208,6 +218,10 @@ TEST(Ops243Parser, MalformedLinesAreCountedPerReasonAndNothingElseIsLost)
             {"--5", RejectReason::BadNumber},
             {"0x10", RejectReason::BadNumber},
             {"12 34", RejectReason::BadNumber},
+            {std::string(200, '0'), RejectReason::BadNumber},
+            {"}{\"speed\":12}", RejectReason::BadNumber},
+            {"-", RejectReason::BadNumber},
+            {R"("mpx",abc)", RejectReason::UnknownUnits},
             {"1,2,3,4", RejectReason::TooManyFields},
             {",5.0", RejectReason::EmptyField},
             {"5.0,", RejectReason::EmptyField},
@@ -265,7 +279,7 @@ TEST(Ops243Parser, MalformedLinesAreCountedPerReasonAndNothingElseIsLost)
     CHECK(reasons.size() >= 20);
     LONGS_EQUAL(cases.size(), parser.counters().rejectedTotal());
     LONGS_EQUAL(good, parser.counters().reports);
-    LONGS_EQUAL(5, parser.counters().rejectedFor(RejectReason::BadNumber));
+    LONGS_EQUAL(8, parser.counters().rejectedFor(RejectReason::BadNumber));
     LONGS_EQUAL(4, parser.counters().rejectedFor(RejectReason::JsonSyntax));
     /* One log line per rejection (below the rate limit), naming the reason. */
     LONGS_EQUAL(cases.size(), logged.size());
