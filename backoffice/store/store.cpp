@@ -87,9 +87,11 @@ CREATE TABLE records (
   bytes {BLOB} NOT NULL,
   findings TEXT NOT NULL,
   received_ns BIGINT NOT NULL,
-  receipt {BLOB},
   UNIQUE (device_id, seq, record_hash));
 CREATE INDEX records_device_seq ON records(device_id, seq);
+CREATE TABLE receipts (
+  record_row BIGINT PRIMARY KEY REFERENCES records(id),
+  receipt {BLOB} NOT NULL);
 CREATE TABLE quarantine (
   id {ID},
   device_id TEXT NOT NULL,
@@ -242,8 +244,11 @@ UserInfo userFromRow(const Row &r)
     return u;
 }
 
+/* The receipt lives in its own table: writing it after the case id is known must not
+ * rewrite the 200 KB record row (SQLite rewrites whole rows on UPDATE). */
 const char *kRecordColumns =
-        "id, device_id, seq, record_hash, bytes, receipt, findings, kind, received_ns";
+        "id, device_id, seq, record_hash, bytes, (SELECT receipt FROM receipts "
+        "WHERE record_row = records.id), findings, kind, received_ns";
 
 StoredRecord recordFromRow(const Row &r)
 {
@@ -565,9 +570,10 @@ IngestOutcome Store::ingest(const NewRecord &r,
     Transaction txn(*db, true);
     lockDevice(*db, r.deviceId);
     IngestOutcome out;
-    auto dup = db->query("SELECT receipt, findings FROM records WHERE device_id = ? AND seq = ? "
-                         "AND record_hash = ?",
-                         {r.deviceId, static_cast<int64_t>(r.seq), Blob{r.hash}});
+    auto dup = db->query(
+            "SELECT (SELECT receipt FROM receipts WHERE record_row = records.id), findings "
+            "FROM records WHERE device_id = ? AND seq = ? AND record_hash = ?",
+            {r.deviceId, static_cast<int64_t>(r.seq), Blob{r.hash}});
     if (!dup.empty()) {
         out.kind = IngestOutcome::Kind::Duplicate;
         out.receipt = dup[0].text(0);
@@ -659,7 +665,8 @@ IngestOutcome Store::ingest(const NewRecord &r,
                    k.source});
     }
     out.receipt = makeReceipt(out.caseId, received);
-    db->query("UPDATE records SET receipt = ? WHERE id = ?", {Blob{out.receipt}, rowId});
+    db->query("INSERT INTO receipts (record_row, receipt) VALUES (?, ?)",
+              {rowId, Blob{out.receipt}});
     txn.commit();
     out.kind = IngestOutcome::Kind::Stored;
     out.findings = verdict.findings;

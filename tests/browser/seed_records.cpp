@@ -39,24 +39,30 @@ std::string jpeg(const cv::Mat &img)
 cv::Mat scene(int carY, const std::string &plate, const cv::Scalar &lamp, int lane)
 {
     cv::Mat img(kH, kW, CV_8UC3, cv::Scalar(70, 70, 70));
-    cv::rectangle(img, {0, 0, kW, 60}, cv::Scalar(170, 140, 110), cv::FILLED); /* sky-ish backdrop */
+    cv::rectangle(img, {0, 0, kW, 60}, cv::Scalar(170, 140, 110),
+                  cv::FILLED); /* sky-ish backdrop */
     for (int x = 160; x < kW; x += 160)
         for (int y = 70; y < kH; y += 40)
             cv::line(img, {x, y}, {x, y + 20}, cv::Scalar(230, 230, 230), 3);
     cv::line(img, {0, 200}, {kW, 200}, cv::Scalar(250, 250, 250), 8); /* stop line */
-    cv::putText(img, "STOP LINE", {10, 192}, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(250, 250, 250), 1);
+    cv::putText(img, "STOP LINE", {10, 192}, cv::FONT_HERSHEY_SIMPLEX, 0.5,
+                cv::Scalar(250, 250, 250), 1);
     cv::rectangle(img, {kW - 60, 8, 40, 48}, cv::Scalar(20, 20, 20), cv::FILLED); /* signal head */
     cv::circle(img, {kW - 40, 32}, 14, lamp, cv::FILLED);
     int cx = 80 + 160 * (lane - 1);
     cv::rectangle(img, {cx, carY, 110, 150}, cv::Scalar(150, 40, 30), cv::FILLED); /* car body */
-    cv::rectangle(img, {cx + 12, carY + 10, 86, 40}, cv::Scalar(200, 190, 160), cv::FILLED); /* windscreen */
-    cv::rectangle(img, {cx + 20, carY + 110, 70, 26}, cv::Scalar(245, 245, 245), cv::FILLED); /* plate */
+    cv::rectangle(img, {cx + 12, carY + 10, 86, 40}, cv::Scalar(200, 190, 160),
+                  cv::FILLED); /* windscreen */
+    cv::rectangle(img, {cx + 20, carY + 110, 70, 26}, cv::Scalar(245, 245, 245),
+                  cv::FILLED); /* plate */
     cv::rectangle(img, {cx + 20, carY + 110, 70, 26}, cv::Scalar(0, 0, 0), 1);
-    cv::putText(img, plate, {cx + 24, carY + 129}, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(10, 10, 10), 2);
+    cv::putText(img, plate, {cx + 24, carY + 129}, cv::FONT_HERSHEY_SIMPLEX, 0.5,
+                cv::Scalar(10, 10, 10), 2);
     return img;
 }
 
-Frame *addFrame(Violation *v, FrameRole role, const cv::Mat &img, int64_t utc, int64_t mono, uint64_t seq)
+Frame *addFrame(Violation *v, FrameRole role, const cv::Mat &img, int64_t utc, int64_t mono,
+                uint64_t seq)
 {
     Frame *f = v->add_frames();
     f->set_role(role);
@@ -93,10 +99,12 @@ Record violation(uint64_t index, int64_t utc, int64_t mono)
     bool red = index % 3 != 0;
     uint32_t lane = 1 + index % 3;
     char plate[16];
-    std::snprintf(plate, sizeof(plate), "%s%03llu", red ? "ABC" : "SZN", static_cast<unsigned long long>(index));
+    std::snprintf(plate, sizeof(plate), "%s%03llu", red ? "ABC" : "SZN",
+                  static_cast<unsigned long long>(index));
     v->set_type(red ? RED_LIGHT : SCHOOL_ZONE_SPEED);
     v->set_statute_code(red ? "RCW 46.61.055" : "RCW 46.61.440");
-    v->set_statute_description(red ? "Failure to stop at a steady red indication" : "School zone speed");
+    v->set_statute_description(red ? "Failure to stop at a steady red indication"
+                                   : "School zone speed");
     Location *loc = v->mutable_location();
     loc->set_code(red ? "BEL-0142" : "BEL-S007");
     loc->set_description(red ? "NE 8th St & 112th Ave NE" : "Lake Hills Blvd, Sunset Elementary");
@@ -109,10 +117,13 @@ Record violation(uint64_t index, int64_t utc, int64_t mono)
     int64_t redOnset = mono - 1'300'000'000 - static_cast<int64_t>(index) * 10'000'000;
     SignalTimeline *sig = v->mutable_signal();
     sig->set_head("NB-1");
-    struct {
+    struct
+    {
         Phase phase;
         int64_t at;
-    } phases[] = {{PHASE_GREEN, redOnset - 24 * s}, {PHASE_YELLOW, redOnset - 4 * s}, {PHASE_RED, redOnset}};
+    } phases[] = {{PHASE_GREEN, redOnset - 24 * s},
+                  {PHASE_YELLOW, redOnset - 4 * s},
+                  {PHASE_RED, redOnset}};
     for (auto &p : phases) {
         PhaseChange *pc = sig->add_changes();
         pc->set_head("NB-1");
@@ -167,8 +178,8 @@ Record violation(uint64_t index, int64_t utc, int64_t mono)
     addFrame(v, FRAME_B_SHOT, b, utc + 1'200'000'000, mono + 1'200'000'000, 1036 + index * 100);
     for (int i = 0; i < 8; ++i) {
         int y = 230 - i * 26;
-        addFrame(v, FRAME_CLIP, scene(y, plate, lamp, lane), utc + i * 200'000'000LL, mono + i * 200'000'000LL,
-                 1000 + index * 100 + i * 6);
+        addFrame(v, FRAME_CLIP, scene(y, plate, lamp, lane), utc + i * 200'000'000LL,
+                 mono + i * 200'000'000LL, 1000 + index * 100 + i * 6);
     }
     aShot->set_sha256(sha256(aShot->data()));
     int cx = 80 + 160 * (lane - 1);
@@ -225,13 +236,14 @@ int main(int argc, char **argv)
         genesis.mutable_clock()->set_boot_id("seed-boot");
         std::vector<Sealed> sealed{writer.seal(genesis)};
         for (unsigned i = 1; i <= count; ++i) {
-            Record r = violation(i, utc + int64_t{i} * 60'000'000'000, mono + int64_t{i} * 60'000'000'000);
+            Record r = violation(i, utc + int64_t{i} * 60'000'000'000,
+                                 mono + int64_t{i} * 60'000'000'000);
             sealed.push_back(writer.seal(r));
         }
         for (const Sealed &s : sealed) {
             ClientResponse res = client.request("POST", "/api/v1/records", s.bytes, headers);
-            std::cout << "seq " << s.seq << " " << s.bytes.size() << " bytes -> " << res.status << " case "
-                      << res.header("x-stopline-case") << "\n";
+            std::cout << "seq " << s.seq << " " << s.bytes.size() << " bytes -> " << res.status
+                      << " case " << res.header("x-stopline-case") << "\n";
             if (res.status != 201 && res.status != 200) {
                 std::cerr << "upload refused: " << res.body << "\n";
                 return 1;
@@ -241,7 +253,8 @@ int main(int argc, char **argv)
         now.set_utc_ns(utc + int64_t{count + 1} * 60'000'000'000);
         ClockState clock;
         clock.set_synchronized(true);
-        ClientResponse cp = client.request("POST", "/api/v1/checkpoints", writer.checkpoint(now, clock), headers);
+        ClientResponse cp = client.request("POST", "/api/v1/checkpoints",
+                                           writer.checkpoint(now, clock), headers);
         std::cout << "checkpoint -> " << cp.status << "\n";
         ClientResponse hb = client.request(
                 "POST", "/api/v1/heartbeats",
