@@ -191,6 +191,8 @@ IngestReply Ingest::record(const std::string &device, std::string_view bytes)
         break;
     case IngestOutcome::Kind::Stored:
         reply.status = 201;
+        for (const Finding &f : check.findings)
+            reply.codes.push_back(codeName(f.code)); /* warnings only: failures were refused */
         for (const std::string &f : out.findings)
             reply.codes.push_back(firstWord(f));
         break;

@@ -10,7 +10,7 @@ packages=(
   # device side (design card)
   libcamera-dev libgpiod-dev libboost-dev
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev libopencv-videoio-dev
-  libprotobuf-dev protobuf-compiler libssl-dev libsystemd-dev systemd
+  libprotobuf-dev protobuf-compiler libssl-dev openssl libsystemd-dev systemd
   # configuration, JSON, command lines
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
   # back-office storage and documents
