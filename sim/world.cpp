@@ -288,10 +288,12 @@ void World::buildEdges()
     std::vector<std::vector<std::pair<Nanos, bool>>> pulses(lines_.size());
     for (const auto &c : scenario_.faults.gpioChatter) {
         auto &out = pulses[offsets[c.line]];
-        double period = 1.0 / c.rateHz;
         Nanos width = secondsToNanos(c.pulseUs * 1e-6);
-        for (double t = c.window.startS; t < c.window.endS; t += period) {
-            Nanos s = secondsToNanos(t);
+        Nanos end = secondsToNanos(c.window.endS);
+        for (long k = 0;; ++k) {
+            Nanos s = secondsToNanos(c.window.startS + k / c.rateHz);
+            if (s >= end)
+                break;
             out.push_back({s, true});
             out.push_back({s + width, false});
         }
