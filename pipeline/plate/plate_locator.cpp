@@ -207,10 +207,48 @@ std::vector<std::vector<Blob>> groupRows(std::vector<Blob> blobs,
     std::vector<std::vector<Blob>> groups(n);
     for (int i = 0; i < n; ++i)
         groups[findRoot(parent, i)].push_back(blobs[i]);
-    std::vector<std::vector<Blob>> rows;
+    std::vector<std::vector<Blob>> pieces;
     for (auto &g : groups) {
-        if (static_cast<int>(g.size()) >= options.minChars)
-            rows.push_back(std::move(g));
+        if (g.size() >= 2)
+            pieces.push_back(std::move(g));
+    }
+
+    /* Many plates split their characters into two groups with a wider gap (a dash, a
+     * state emblem, a space): also offer each piece joined with aligned pieces of the
+     * same height to its right, keeping the pieces themselves as candidates. */
+    std::sort(pieces.begin(), pieces.end(),
+              [](const auto &a, const auto &b) { return a.front().x < b.front().x; });
+    std::vector<std::vector<Blob>> rows;
+    const double maxGap = options.maxJoinGap;
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+        if (static_cast<int>(pieces[i].size()) >= options.minChars)
+            rows.push_back(pieces[i]);
+        std::vector<Blob> joined = pieces[i];
+        for (int joins = 0; joins < 2; ++joins) {
+            const Blob &last = joined.back();
+            double h = last.h;
+            int best = -1;
+            for (std::size_t j = i + 1; j < pieces.size(); ++j) {
+                const Blob &first = pieces[j].front();
+                int gap = first.x - last.right();
+                if (gap < 0)
+                    continue;
+                if (gap > maxGap * h)
+                    break;
+                double hMax = std::max(first.h, last.h), hMin = std::min(first.h, last.h);
+                double tol = 0.2 * (first.h + last.h) / 2;
+                if (hMax > 1.3 * hMin || std::abs(first.y - last.y) > tol ||
+                    std::abs(first.bottom() - last.bottom()) > tol)
+                    continue;
+                best = static_cast<int>(j);
+                break;
+            }
+            if (best < 0)
+                break;
+            joined.insert(joined.end(), pieces[best].begin(), pieces[best].end());
+            if (static_cast<int>(joined.size()) >= options.minChars)
+                rows.push_back(joined);
+        }
     }
     return rows;
 }
@@ -293,20 +331,31 @@ cv::Rect scaleRect(const cv::Rect &r, int factor)
  * has IoU >= 0.5 with the labelled plate", fitted by tools/plates/fit_weights.py
  * (--l2 0.1) on the even-indexed half of plates-us-dev and checked on the odd half. */
 constexpr std::array<double, kFeatureCount> kWeights = {
-        /* count */ 1.457,         /* excess */ -1.138,     /* alignDev */ -1.375,
-        /* heightSpread */ -2.621, /* gapSpread */ 1.295,   /* gapMean */ -1.529,
-        /* narrow */ -1.301,       /* solid */ -1.081,      /* aspect */ -1.717,
-        /* fill */ -1.915,         /* above */ 0.708,       /* below */ 0.212,
-        /* stability */ 1.910,     /* darkOnLight */ 0.105, /* contrast */ -0.076,
+        /* count */ 0.871,
+        /* excess */ -1.230,
+        /* alignDev */ -2.032,
+        /* heightSpread */ -3.167,
+        /* gapSpread */ 0.049,
+        /* gapMean */ -1.600,
+        /* narrow */ -1.165,
+        /* solid */ -1.174,
+        /* aspect */ -1.866,
+        /* fill */ -1.845,
+        /* above */ 1.017,
+        /* below */ 0.407,
+        /* stability */ 1.781,
+        /* darkOnLight */ 0.075,
+        /* contrast */ -0.067,
+        /* outside */ -6.529,
 };
-constexpr double kBias = 0.351;
+constexpr double kBias = 1.138;
 
 } // namespace
 
 const std::array<const char *, kFeatureCount> kRowFeatureNames = {
-        "count",   "excess", "alignDev",  "heightSpread", "gapSpread",
-        "gapMean", "narrow", "solid",     "aspect",       "fill",
-        "above",   "below",  "stability", "darkOnLight",  "contrast",
+        "count",     "excess",      "alignDev", "heightSpread", "gapSpread", "gapMean",
+        "narrow",    "solid",       "aspect",   "fill",         "above",     "below",
+        "stability", "darkOnLight", "contrast", "outside",
 };
 
 std::vector<CharRow> proposeRows(const cv::Mat &gray, const PlateLocator::Options &options)
@@ -362,7 +411,11 @@ std::vector<CharRow> proposeRows(const cv::Mat &gray, const PlateLocator::Option
 
     /* A plate's row survives several thresholds (the idea behind MSER); clutter tends
      * to appear at one. Count the passes that found nearly the same row. */
+    const cv::Rect image(0, 0, gray.cols, gray.rows);
     for (auto &row : rows) {
+        row.features[kOutside] =
+                row.plate.area() > 0 ? 1.0 - double((row.plate & image).area()) / row.plate.area()
+                                     : 1.0;
         std::uint64_t passes = 0;
         for (const auto &other : rows) {
             if (plateIou(row.chars, other.chars) >= 0.5)

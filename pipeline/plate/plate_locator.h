@@ -30,6 +30,7 @@ public:
         int workSize = 960;    /* longest side of the work image; larger ones are downscaled */
         int minCharHeight = 8; /* in work-image pixels; smaller rows are ignored */
         int maxCharHeight = 120;
+        double maxJoinGap = 3.0;  /* widest gap, / character height, inside one plate row */
         int minChars = 3;         /* components in a row before it is a candidate */
         int pyramidLevels = 2;    /* each halves the image for twice-as-large characters */
         double levelSpan = 4.0;   /* character heights per level: minCharHeight x this */

@@ -28,6 +28,7 @@ enum RowFeature {
     kStability,    /* fraction of the threshold passes that found the same row */
     kDarkOnLight,  /* 1 for dark characters on a light plate */
     kContrast,     /* the threshold pass that found it, 0 (weak) .. 1 (strong) */
+    kOutside,      /* fraction of the predicted plate box outside the image */
     kFeatureCount
 };
 

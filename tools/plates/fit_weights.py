@@ -49,7 +49,7 @@ def score(w, b, x):
     return b + sum(wi * xi for wi, xi in zip(w, x))
 
 
-def evaluate(rows, w, b, images, keep=3, nms=0.3, threshold=0.5):
+def evaluate(rows, w, b, images, keep=3, nms=0.3, threshold=0.5, misses=None):
     """Recall at IoU >= threshold over `images` after ranking and suppression."""
     by_image = defaultdict(list)
     for r in rows:
@@ -63,7 +63,10 @@ def evaluate(rows, w, b, images, keep=3, nms=0.3, threshold=0.5):
                 kept.append(r)
             if len(kept) == keep:
                 break
-        found += any(k["iou"] >= threshold for k in kept)
+        hit = any(k["iou"] >= threshold for k in kept)
+        found += hit
+        if misses is not None and not hit:
+            misses.append((image, ranked, kept))
     return found / max(1, len(images))
 
 
@@ -106,6 +109,9 @@ def main():
     ap.add_argument("--l2", type=float, default=0.01)
     ap.add_argument("--epochs", type=int, default=400)
     ap.add_argument("--rate", type=float, default=1.0)
+    ap.add_argument("--nms", type=float, default=0.3, help="the locator's nmsOverlap")
+    ap.add_argument("--show-misses", action="store_true",
+                    help="list the images a plate row exists for but is outranked")
     ap.add_argument("--drop", default="", help="comma-separated features to leave out")
     args = ap.parse_args()
 
@@ -132,9 +138,22 @@ def main():
     print(f"bias {b:.3f}", file=sys.stderr)
     print("weights: {" + ", ".join(f"{v:.3f}" for v in w) + "}", f"bias {b:.3f}")
     for label, subset in (("even", even), ("odd", odd), ("all", even + odd)):
-        print(f"{label}: recall50@3={evaluate(rows, w, b, subset):.3f} "
-              f"recall50@1={evaluate(rows, w, b, subset, keep=1):.3f} images={len(subset)} "
+        print(f"{label}: recall50@3={evaluate(rows, w, b, subset, nms=args.nms):.3f} "
+              f"recall50@1={evaluate(rows, w, b, subset, keep=1, nms=args.nms):.3f} images={len(subset)} "
               f"without_rows={sum(1 for m in markers if m['image'] in subset)}")
+    if args.show_misses:
+        misses = []
+        evaluate(rows, w, b, even + odd, nms=args.nms, misses=misses)
+        for image, ranked, kept in misses:
+            pos = [i for i, r in enumerate(ranked) if r["iou"] >= 0.5]
+            if not pos:
+                continue
+            r = ranked[pos[0]]
+            print(f"{image} plate row at {pos[0]} score {score(w, b, r['x']):.2f}: "
+                  + " ".join(f"{names[i]}={r['x'][i]:.2f}" for i in range(n)))
+            for k in kept:
+                print(f"    beaten by score {score(w, b, k['x']):.2f} box {k['box']}: "
+                      + " ".join(f"{names[i]}={k['x'][i]:.2f}" for i in range(n)))
 
 
 if __name__ == "__main__":

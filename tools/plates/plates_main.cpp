@@ -37,12 +37,19 @@ const std::map<std::string, Field> &optionFields()
 {
     using O = PlateLocator::Options;
     static const std::map<std::string, Field> fields = {
-            {"maxCandidates", &O::maxCandidates}, {"workSize", &O::workSize},
-            {"minCharHeight", &O::minCharHeight}, {"maxCharHeight", &O::maxCharHeight},
-            {"minChars", &O::minChars},           {"minScore", &O::minScore},
-            {"pyramidLevels", &O::pyramidLevels}, {"runPerChar", &O::runPerChar},
-            {"levelSpan", &O::levelSpan},         {"lightOnDark", &O::lightOnDark},
-            {"nmsOverlap", &O::nmsOverlap},       {"plateHeightPerChar", &O::plateHeightPerChar},
+            {"maxCandidates", &O::maxCandidates},
+            {"workSize", &O::workSize},
+            {"minCharHeight", &O::minCharHeight},
+            {"maxCharHeight", &O::maxCharHeight},
+            {"minChars", &O::minChars},
+            {"maxJoinGap", &O::maxJoinGap},
+            {"minScore", &O::minScore},
+            {"pyramidLevels", &O::pyramidLevels},
+            {"runPerChar", &O::runPerChar},
+            {"levelSpan", &O::levelSpan},
+            {"lightOnDark", &O::lightOnDark},
+            {"nmsOverlap", &O::nmsOverlap},
+            {"plateHeightPerChar", &O::plateHeightPerChar},
             {"plateOffsetY", &O::plateOffsetY},
     };
     return fields;
