@@ -300,6 +300,7 @@ public:
                       const std::string &description, const DeviceKey &key,
                       const std::string &tokenSha256);
     void setDeviceToken(const std::string &deviceId, const std::string &tokenSha256);
+    /* Identity and site only (records/highestSeq stay unset); devices() has the counts. */
     std::optional<DeviceInfo> device(const std::string &deviceId);
     std::optional<std::string> deviceByToken(const std::string &tokenSha256);
     std::vector<DeviceInfo> devices();

@@ -52,6 +52,7 @@ async function api(method, path, body) {
 const fmtS = (us) => (us / 1e6).toFixed(2) + ' s';
 const fmtAge = (s) => s < 90 ? s + ' s' : s < 5400 ? Math.round(s / 60) + ' min' : s < 172800 ? (s / 3600).toFixed(1) + ' h' : Math.round(s / 86400) + ' d';
 const fmtBytes = (b) => b >= 1e9 ? (b / 1e9).toFixed(1) + ' GB' : b >= 1e6 ? (b / 1e6).toFixed(1) + ' MB' : b >= 1e3 ? (b / 1e3).toFixed(0) + ' kB' : b + ' B';
+const shortUtc = (iso) => iso ? iso.slice(0, 10) + ' ' + iso.slice(11, 19) + 'Z' : '';
 const localTime = (iso) => iso ? new Date(iso).toLocaleString(undefined, { hour12: false }) + ' (' + iso.slice(11, 23) + ' UTC)' : '';
 
 /* ---------- login ---------- */
@@ -65,6 +66,7 @@ function showLogin(message) {
     try {
       const d = await api('POST', '/api/v1/login', { username: form.username.value, password: form.password.value });
       state.user = d.user; state.csrf = d.csrf;
+      say('');
       await loadSession();
       location.hash = '#/queue';
       route();
@@ -377,7 +379,7 @@ async function showAudit() {
     h('div', { class: 'panel' }, h('form', { onsubmit: (e) => { e.preventDefault(); location.hash = '#/audit' + (filter.value ? '?target=' + encodeURIComponent(filter.value) : ''); } }, filter, ' ', h('button', { type: 'submit' }, 'Filter')),
       h('p', {}, h('button', { id: 'audit-verify', onclick: async () => { const v = await api('GET', '/api/v1/audit/verify'); result.textContent = v.ok ? ' hash chain intact (' + v.entries + ' entries)' : ' BROKEN at entry ' + v.first_bad_seq + ': ' + v.problem; result.className = v.ok ? 'badge ok' : 'badge bad'; } }, 'Verify hash chain'), result)),
     h('table', { class: 'panel', id: 'audit-table' }, h('thead', {}, h('tr', {}, ['#', 'When', 'Who', 'Action', 'What', 'Detail', 'From'].map((t) => h('th', {}, t)))),
-      h('tbody', {}, d.entries.map((a) => h('tr', {}, h('td', { class: 'num' }, a.seq), h('td', {}, localTime(a.at_utc)), h('td', {}, a.actor), h('td', {}, a.action),
+      h('tbody', {}, d.entries.map((a) => h('tr', {}, h('td', { class: 'num' }, a.seq), h('td', { class: 'nowrap', title: localTime(a.at_utc) }, shortUtc(a.at_utc)), h('td', {}, a.actor), h('td', {}, a.action),
         h('td', {}, a.target.startsWith('case:') ? h('a', { href: '#/case/' + a.target.slice(5) }, a.target) : a.target), h('td', {}, a.detail), h('td', {}, a.ip))))));
 }
 
@@ -449,7 +451,7 @@ document.addEventListener('keydown', (e) => {
 
 window.addEventListener('hashchange', route);
 window.addEventListener('DOMContentLoaded', () => {
-  $('#logout').addEventListener('click', async () => { try { await api('POST', '/api/v1/logout'); } catch (e) { /* already out */ } state.user = null; state.history = []; showLogin('Logged out.'); });
+  $('#logout').addEventListener('click', async () => { try { await api('POST', '/api/v1/logout'); } catch (e) { /* already out */ } state.user = null; state.history = []; say(''); showLogin('Logged out.'); });
   $('#legend-button').addEventListener('click', () => toggleLegend());
   route();
 });

@@ -96,7 +96,9 @@ Backend openBackend(bool pg)
         b.store = Store::openPostgres(pgUrl(), b.schema, 4);
     } else {
         b.name = "sqlite";
-        b.dir = "/var/tmp/stopline-bench-" + tag;
+        /* STOPLINE_BENCH_DIR=/dev/shm separates CPU cost from fsync cost. */
+        const char *base = std::getenv("STOPLINE_BENCH_DIR");
+        b.dir = std::string(base && *base ? base : "/var/tmp") + "/stopline-bench-" + tag;
         b.store = Store::openSqliteDir(b.dir, 4);
     }
     return b;

@@ -76,6 +76,7 @@ try {
     assert.match(await page.textContent('#main'), /red light/);
     assert.match(await page.textContent('#main'), /school zone speed/);
     assert.match(await page.textContent('#main'), /cam-7/); /* health from the heartbeat */
+    await page.screenshot({ path: join(artifacts, 'queue.png'), fullPage: true });
   });
 
   await step('N opens the next case; both frames and the plate crop render', async () => {

@@ -67,8 +67,14 @@ testkit::SampleChain loadChain(Env &env, TestDevice &dev, unsigned count)
     }                                                                                              \
     TEST(StorePostgres, name)                                                                      \
     {                                                                                              \
-        Env env(true);                                                                             \
-        name##Body(env);                                                                           \
+        std::unique_ptr<Env> env;                                                                  \
+        try {                                                                                      \
+            env = std::make_unique<Env>(true);                                                     \
+        } catch (const std::exception &e) {                                                        \
+            FAIL((std::string("PostgreSQL unreachable (scripts/services.sh start): ") + e.what())  \
+                         .c_str());                                                                \
+        }                                                                                          \
+        name##Body(*env);                                                                          \
     }                                                                                              \
     static void name##Body(Env &env)
 
