@@ -118,7 +118,8 @@ int serve(const StoreLocation &loc, HttpServerOptions options, AppConfig config)
                                                          : splitHostPort(options.listen);
     auto [tlsHost, tlsPort] = options.listenTls.empty() ? std::pair<std::string, uint16_t>{}
                                                         : splitHostPort(options.listenTls);
-    std::cout << "stopline-backoffice " << config.serverId << ": key " << key->keyId() << ", "
+    std::cout << "stopline-backoffice (server id " << config.serverId << ", key " << key->keyId()
+              << ") on "
               << (store->dialect() == Dialect::Sqlite ? "SQLite " + loc.data
                                                       : std::string("PostgreSQL"))
               << "\n";
