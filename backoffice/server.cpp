@@ -387,6 +387,14 @@ HttpResponse BackofficeApp::login(Context &ctx)
         !body.value("password", json()).is_string())
         return error(400, "send JSON {\"username\", \"password\"}");
     std::string username = body["username"], password = body["password"];
+    /* Throttle guessing: five failures in 15 minutes lock the name for the rest of that
+     * window (counted in the audit log, so it holds across servers). */
+    const int64_t window = 15LL * 60 * 1'000'000'000;
+    if (store_->countAudit("login-failed", "user:" + username, store_->now() - window) >= 5) {
+        store_->appendAudit(
+                {username, "login-throttled", "user:" + username, "", ctx.req.remoteIp});
+        return error(429, "too many failed logins for this user: try again in 15 minutes");
+    }
     auto user = store_->user(username);
     /* Same work and same answer for an unknown user and a wrong password. */
     static const std::string dummy = hashPassword("not a password");

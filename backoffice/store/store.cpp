@@ -1048,6 +1048,7 @@ void Store::setSignature(const std::string &username, const MediaBlob &image)
 void Store::createSession(const SessionInfo &s)
 {
     Conn db = borrow();
+    db->query("DELETE FROM sessions WHERE expires_ns < ?", {now()});
     db->query("INSERT INTO sessions (token_sha256, user_id, csrf, created_ns, expires_ns, ip) "
               "VALUES (?, ?, ?, ?, ?, ?)",
               {s.tokenHash, s.userId, s.csrf, s.createdNs, s.expiresNs, s.ip});
@@ -1117,6 +1118,15 @@ std::vector<AuditEntry> Store::audit(size_t limit, int64_t beforeSeq, const std:
     for (const Row &r : db->query(q, p))
         out.push_back(auditFromRow(r));
     return out;
+}
+
+int64_t Store::countAudit(const std::string &action, const std::string &target, int64_t sinceNs)
+{
+    Conn db = borrow();
+    return db
+            ->query("SELECT COUNT(*) FROM audit WHERE target = ? AND action = ? AND at_ns >= ?",
+                    {target, action, sinceNs})[0]
+            .integer(0);
 }
 
 AuditVerification Store::verifyAudit()

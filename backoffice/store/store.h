@@ -360,6 +360,8 @@ public:
     AuditEntry appendAudit(const AuditInput &entry);
     std::vector<AuditEntry> audit(size_t limit, int64_t beforeSeq = 0,
                                   const std::string &target = {});
+    /* Entries with this action and target since `sinceNs` (login throttling). */
+    int64_t countAudit(const std::string &action, const std::string &target, int64_t sinceNs);
     AuditVerification verifyAudit();
 
     /* Alarms and heartbeats. */
