@@ -432,6 +432,107 @@ std::vector<CharRow> proposeRows(const cv::Mat &gray, const PlateLocator::Option
     return rows;
 }
 
+namespace {
+
+/* Fraction of a horizontal (or vertical) line segment of the work image darker (or, for
+ * light characters, lighter) than the threshold: high on a plate's edge or frame and on
+ * the car body around it, low on the plate's background and across its small text. */
+double outsideFraction(const cv::Mat &gray, bool horizontal, int at, int from, int to,
+                       int threshold, bool darkOutside)
+{
+    int outside = 0, total = 0;
+    for (int i = from; i < to; ++i) {
+        int v = horizontal ? gray.at<std::uint8_t>(at, i) : gray.at<std::uint8_t>(i, at);
+        outside += darkOutside ? v < threshold : v > threshold;
+        ++total;
+    }
+    return total ? double(outside) / total : 0.0;
+}
+
+/* Walks from `start` in steps of `step` for at most `limit` lines and returns the first
+ * line that is mostly outside the plate, or -1. */
+int findEdge(const cv::Mat &gray, bool horizontal, int start, int step, int limit, int from, int to,
+             int threshold, bool darkOutside)
+{
+    const int extent = horizontal ? gray.rows : gray.cols;
+    for (int k = 0, at = start; k < limit; ++k, at += step) {
+        if (at < 0 || at >= extent)
+            return -1;
+        if (outsideFraction(gray, horizontal, at, from, to, threshold, darkOutside) >= 0.6)
+            return at;
+    }
+    return -1;
+}
+
+} // namespace
+
+namespace {
+
+/* The plate rectangle around a row, assuming a light (dark == true) or dark plate
+ * background; an empty rect when the edges do not make a whole plausible plate. */
+cv::Rect findPlateEdges(const cv::Mat &gray, const CharRow &row, bool dark)
+{
+    const cv::Rect image(0, 0, gray.cols, gray.rows);
+    const cv::Rect chars = row.chars & image;
+    if (chars.width < 4 || chars.height < 4)
+        return {};
+    /* Plate background and ink levels from the character box itself. */
+    cv::Mat roi = gray(chars);
+    int hist[256] = {};
+    for (int y = 0; y < roi.rows; ++y) {
+        const std::uint8_t *p = roi.ptr<std::uint8_t>(y);
+        for (int x = 0; x < roi.cols; ++x)
+            ++hist[p[x]];
+    }
+    auto percentile = [&](double q) {
+        int target = cvRound(q * chars.area()), sum = 0;
+        for (int v = 0; v < 256; ++v) {
+            sum += hist[v];
+            if (sum > target)
+                return v;
+        }
+        return 255;
+    };
+    const int background = dark ? percentile(0.85) : percentile(0.15);
+    const int ink = dark ? percentile(0.10) : percentile(0.90);
+    const int contrast = std::abs(background - ink);
+    if (contrast < 20)
+        return {};
+    const int threshold = dark ? background - contrast / 2 : background + contrast / 2;
+
+    const double h = row.charHeight;
+    const int reach = cvRound(2.2 * h);
+    const int x0 = chars.x, x1 = chars.x + chars.width;
+    int top = findEdge(gray, true, chars.y - 1, -1, reach, x0, x1, threshold, dark);
+    int bottom = findEdge(gray, true, chars.y + chars.height, 1, reach, x0, x1, threshold, dark);
+    const int y0 = top >= 0 ? top + 1 : chars.y, y1 = bottom >= 0 ? bottom : chars.y + chars.height;
+    int left = findEdge(gray, false, x0 - 1, -1, cvRound(2.5 * h), y0, y1, threshold, dark);
+    int right = findEdge(gray, false, x1, 1, cvRound(2.5 * h), y0, y1, threshold, dark);
+
+    /* Only a whole rectangle is trusted: all four edges, a plate's 2:1 shape, and a
+     * height a plate can have around characters of this height. Colourful plates and
+     * plates on a car of their own colour show partial or misleading edges; for them
+     * the box predicted from the characters stays. */
+    if (top < 0 || bottom < 0 || left < 0 || right < 0)
+        return {};
+    const double ph = bottom - top - 1, pw = right - left - 1;
+    if (ph < 1.9 * h || ph > 4.5 * h || pw < 1.7 * ph || pw > 2.3 * ph)
+        return {};
+    return cv::Rect(left + 1, top + 1, cvRound(pw), cvRound(ph));
+}
+
+} // namespace
+
+cv::Rect refinePlate(const cv::Mat &gray, const CharRow &row)
+{
+    /* The row's own polarity first; then the other, because bold characters that touch
+     * each other are found only as the light gaps between them. */
+    cv::Rect plate = findPlateEdges(gray, row, row.darkOnLight);
+    if (plate.empty())
+        plate = findPlateEdges(gray, row, !row.darkOnLight);
+    return plate.empty() ? row.plate : plate;
+}
+
 cv::Mat workImage(const cv::Mat &image, int workSize, double *scale)
 {
     cv::Mat gray;
@@ -473,8 +574,9 @@ std::vector<PlateBox> PlateLocator::locate(const cv::Mat &image) const
     for (const auto &row : rows) {
         if (row.score < options_.minScore)
             break;
-        cv::Rect box(cvRound(row.plate.x / scale), cvRound(row.plate.y / scale),
-                     cvRound(row.plate.width / scale), cvRound(row.plate.height / scale));
+        cv::Rect plate = options_.refine ? plate_detail::refinePlate(gray, row) : row.plate;
+        cv::Rect box(cvRound(plate.x / scale), cvRound(plate.y / scale),
+                     cvRound(plate.width / scale), cvRound(plate.height / scale));
         box &= bounds;
         if (box.empty())
             continue;

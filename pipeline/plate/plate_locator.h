@@ -41,6 +41,7 @@ public:
         /* Plate box from the character row, measured on US plates: plate height per
          * character height, and plate width per character-row width. */
         double plateHeightPerChar = 2.1;
+        int refine = 1;              /* move boxes to visible plate edges */
         double plateOffsetY = -0.05; /* plate centre below the row centre, / plate height */
     };
 

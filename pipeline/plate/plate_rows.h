@@ -52,6 +52,10 @@ struct CharRow
  * work pixels (work = input * scale). */
 cv::Mat workImage(const cv::Mat &image, int workSize, double *scale);
 
+/* The row's plate box moved to the plate's visible edges where the image shows them
+ * (a light plate on a darker car, a frame), else the box predicted from the row. */
+cv::Rect refinePlate(const cv::Mat &gray, const CharRow &row);
+
 /* Every scored row of a grey work image, best first, before suppression. */
 std::vector<CharRow> proposeRows(const cv::Mat &gray, const PlateLocator::Options &options);
 

@@ -51,6 +51,7 @@ const std::map<std::string, Field> &optionFields()
             {"nmsOverlap", &O::nmsOverlap},
             {"plateHeightPerChar", &O::plateHeightPerChar},
             {"plateOffsetY", &O::plateOffsetY},
+            {"refine", &O::refine},
     };
     return fields;
 }
@@ -193,7 +194,9 @@ int runEval(const EvalArgs &args)
                 std::fprintf(features, "\n");
             }
             for (const auto &row : rows) {
-                const cv::Rect &p = row.plate;
+                const cv::Rect p =
+                        options.refine ? stopline::pipeline::plate_detail::refinePlate(work, row)
+                                       : row.plate;
                 cv::Rect box(cvRound(p.x / scale), cvRound(p.y / scale), cvRound(p.width / scale),
                              cvRound(p.height / scale));
                 std::fprintf(features, "%s,%zu,%d,%d,%d,%d,%.4f", label.source.c_str(), i, box.x,
