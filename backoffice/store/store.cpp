@@ -557,6 +557,20 @@ std::optional<DeviceKey> Store::findKey(const std::string &keyId)
                      r.integer(4), r.integer(5), r.text(6)};
 }
 
+std::vector<DeviceKey> Store::deviceKeys(const std::string &deviceId)
+{
+    Conn db = borrow();
+    std::vector<DeviceKey> out;
+    for (const Row &r :
+         db->query("SELECT key_id, device_id, public_key, not_before_ns, not_after_ns, "
+                   "revoked_ns, source FROM device_keys WHERE device_id = ? ORDER BY "
+                   "not_before_ns",
+                   {deviceId}))
+        out.push_back({r.text(0), r.text(1), r.text(2), r.integer(3), r.integer(4), r.integer(5),
+                       r.text(6)});
+    return out;
+}
+
 int64_t Store::insertRecordRows(SqlDb &db, const NewRecord &r, int64_t receivedNs)
 {
     for (const MediaBlob &m : r.media)

@@ -305,6 +305,8 @@ public:
     std::optional<std::string> deviceByToken(const std::string &tokenSha256);
     std::vector<DeviceInfo> devices();
     std::optional<DeviceKey> findKey(const std::string &keyId);
+    /* Keys enrolled for a device, rotations included (for re-verifying a chain). */
+    std::vector<DeviceKey> deviceKeys(const std::string &deviceId);
 
     /* Stores a verified record with its media, case, alarms and receipt in one
      * transaction. `decide` runs inside it against the chain as stored, and

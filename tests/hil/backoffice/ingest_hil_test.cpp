@@ -363,4 +363,10 @@ TEST(BackofficeIngestHil, AcknowledgedRecordsSurviveKill9)
     CHECK(all.ok());
     CHECK(next >= 180);
     b.server.stop();
+    /* And the store as a whole, through the admin command a court packet would use. */
+    std::string report = ::run(std::string(BACKOFFICE_BIN) + " verify-store --data " +
+                               (b.dir / "data").string());
+    CHECK_TEXT(report.find(b.deviceId + ": ") != std::string::npos &&
+                       report.find("all verify") != std::string::npos,
+               report.c_str());
 }
