@@ -506,8 +506,8 @@ cv::Rect findPlateEdges(const cv::Mat &gray, const CharRow &row, bool dark)
     int top = findEdge(gray, true, chars.y - 1, -1, reach, x0, x1, threshold, dark);
     int bottom = findEdge(gray, true, chars.y + chars.height, 1, reach, x0, x1, threshold, dark);
     const int y0 = top >= 0 ? top + 1 : chars.y, y1 = bottom >= 0 ? bottom : chars.y + chars.height;
-    int left = findEdge(gray, false, x0 - 1, -1, cvRound(2.5 * h), y0, y1, threshold, dark);
-    int right = findEdge(gray, false, x1, 1, cvRound(2.5 * h), y0, y1, threshold, dark);
+    int left = findEdge(gray, false, x0 - 1, -1, cvRound(5.0 * h), y0, y1, threshold, dark);
+    int right = findEdge(gray, false, x1, 1, cvRound(5.0 * h), y0, y1, threshold, dark);
 
     /* Only a whole rectangle is trusted: all four edges, a plate's 2:1 shape, and a
      * height a plate can have around characters of this height. Colourful plates and
