@@ -807,8 +807,12 @@ void readFaults(TableReader &r, Scenario &sc)
         c.line = f.string("line", true).value_or("");
         c.rateHz = f.number("rate_hz", 1000, 0.1, 20000);
         c.pulseUs = f.number("pulse_us", 50, 1, 1e6);
+        c.burstS = f.number("burst_s", 0, 0.001, 3600);
+        c.everyS = f.number("every_s", 1, 0.002, 3600);
         c.window = readWindow(f);
         f.finish();
+        if (c.burstS > 0 && c.burstS >= c.everyS)
+            r.problems().add(t->source(), path + ".burst_s", "must be shorter than every_s");
         if (c.pulseUs * 1e-6 >= 0.9 / c.rateHz)
             r.problems().add(t->source(), path + ".pulse_us",
                              "a pulse must be shorter than the chatter period (" +

@@ -200,6 +200,9 @@ struct ChatterFault
     std::string line;
     double rateHz = 1000;
     double pulseUs = 50;
+    /* Bursts: chatter for burstS out of every everyS (burstS 0: continuously). */
+    double burstS = 0;
+    double everyS = 1;
     Window window;
 };
 

@@ -290,10 +290,16 @@ void World::buildEdges()
         auto &out = pulses[offsets[c.line]];
         Nanos width = secondsToNanos(c.pulseUs * 1e-6);
         Nanos end = secondsToNanos(c.window.endS);
+        Nanos burst = secondsToNanos(c.burstS), every = secondsToNanos(c.everyS);
+        Nanos begin = secondsToNanos(c.window.startS);
         for (long k = 0;; ++k) {
             Nanos s = secondsToNanos(c.window.startS + k / c.rateHz);
             if (s >= end)
                 break;
+            if (burst > 0 && (s - begin) % every >= burst)
+                continue;
+            if (s <= 0)
+                continue; /* the level at the start is the true one, not a glitch */
             out.push_back({s, true});
             out.push_back({s + width, false});
         }
@@ -421,7 +427,11 @@ void World::buildTruth()
         faultWindows("camera_stall", w, Json::object());
     for (const auto &c : scenario_.faults.gpioChatter)
         faultWindows("gpio_chatter", c.window,
-                     Json{{"line", c.line}, {"rate_hz", c.rateHz}, {"pulse_us", c.pulseUs}});
+                     Json{{"line", c.line},
+                          {"rate_hz", c.rateHz},
+                          {"pulse_us", c.pulseUs},
+                          {"burst_s", c.burstS},
+                          {"every_s", c.everyS}});
 
     for (const auto &v : vehicles_) {
         const VehicleSpec &s = v.spec;
