@@ -220,3 +220,21 @@ TEST(World, WarnsWhenVehiclesOverlap)
         found |= s.find("overlap in lane 1") != std::string::npos;
     CHECK(found);
 }
+
+TEST(World, FaultWindowsAreQueriedByTime)
+{
+    World w = world("\n[[faults.radar_silence]]\nstart_s = 2\nend_s = 3\n"
+                    "\n[[faults.camera_stall]]\nstart_s = 4\nend_s = 5\n"
+                    "\n[[faults.radar_garbage]]\nrate_hz = 7\nstart_s = 1\nend_s = 6\n");
+    CHECK(!w.radarSilent(1999 * kNanosPerMilli));
+    CHECK(w.radarSilent(2 * kNanosPerSecond));
+    CHECK(!w.radarSilent(3 * kNanosPerSecond));
+    CHECK(w.cameraStalled(4500 * kNanosPerMilli));
+    CHECK(!w.cameraStalled(5 * kNanosPerSecond));
+    DOUBLES_EQUAL(7, w.radarGarbageRate(5 * kNanosPerSecond), 0);
+    DOUBLES_EQUAL(0, w.radarGarbageRate(6 * kNanosPerSecond), 0);
+    int faults = 0;
+    for (const auto &r : w.truth())
+        faults += r.record["type"] == "fault";
+    LONGS_EQUAL(6, faults); /* each window begins and ends */
+}
