@@ -258,3 +258,58 @@ TEST(SimWire, ExitCodesForABadScenarioAndAMissingClient)
                                         &err));
     STRCMP_CONTAINS("no client attached within", err.c_str());
 }
+
+TEST(SimWire, RadarFallsSilentInsideItsFaultWindow)
+{
+    std::string path = "/tmp/stopline-hil-silence-" + std::to_string(::getpid()) + ".toml";
+    {
+        std::ofstream out(path);
+        out << "[scenario]\nduration_s = 7\n[[approaches]]\nname = \"n\"\nlength_m = 200\n"
+               "[[approaches.lanes]]\nnumber = 1\n[radar]\napproach = \"n\"\nposition_m = 0\n"
+               "range_min_m = 1\nrange_max_m = 250\n[[vehicles]]\napproach = \"n\"\n"
+               "speed_mph = 20\narrive_s = 0\nbehaviour = \"complies\"\n"
+               "[[faults.radar_silence]]\nstart_s = 3\nend_s = 5\n";
+    }
+    SimProcess sim(path, {"--wait-for", "radar", "--wait-timeout", "60"});
+    std::filesystem::remove(path);
+    int fd = ::open(sim.wires()["radar"]["pty"].get<std::string>().c_str(),
+                    O_RDWR | O_NOCTTY | O_CLOEXEC);
+    CHECK(fd >= 0);
+    termios tio{};
+    ::tcgetattr(fd, &tio);
+    ::cfmakeraw(&tio);
+    ::tcsetattr(fd, TCSANOW, &tio);
+    CHECK(::write(fd, "US", 2) == 2); /* attaches: the scenario starts */
+    std::vector<std::pair<Nanos, std::string>> got;
+    bool askedInSilence = false;
+    Nanos t0 = 0;
+    while (sim.wait(0) < 0 || got.empty()) {
+        if (t0 == 0 && !sim.truth("start").empty())
+            t0 = sim.truth("start")[0]["t0_ns"];
+        if (t0 && !askedInSilence && monotonicNow() > t0 + 3500 * kNanosPerMilli) {
+            CHECK(::write(fd, "?V", 2) == 2); /* a hung sensor does not answer */
+            askedInSilence = true;
+        }
+        std::string line = readLine(fd, 200);
+        if (!line.empty())
+            got.push_back({monotonicNow(), line});
+        if (sim.exited())
+            break;
+    }
+    ::close(fd);
+    CHECK(t0 > 0);
+    int before = 0, during = 0, after = 0;
+    for (const auto &[t, line] : got) {
+        CHECK_TEXT(line.find("Version") == std::string::npos, "answered while silent");
+        double rel = (t - t0) / 1e9;
+        if (rel < 2.9)
+            ++before;
+        else if (rel > 3.1 && rel < 4.9)
+            ++during;
+        else if (rel > 5.1)
+            ++after;
+    }
+    CHECK(before > 10);
+    LONGS_EQUAL(0, during);
+    CHECK(after > 5);
+}
