@@ -27,12 +27,12 @@ public:
     struct Options
     {
         int maxCandidates = 3; /* at most this many boxes, best first */
-        int workSize = 960;    /* longest side of the work image; larger ones are downscaled */
+        int workSize = 1280;   /* longest side of the work image; larger ones are downscaled */
         int minCharHeight = 8; /* in work-image pixels; smaller rows are ignored */
         int maxCharHeight = 120;
         double maxJoinGap = 3.0;  /* widest gap, / character height, inside one plate row */
         int minChars = 3;         /* components in a row before it is a candidate */
-        int pyramidLevels = 2;    /* each halves the image for twice-as-large characters */
+        int pyramidLevels = 3;    /* each halves the image for twice-as-large characters */
         double levelSpan = 4.0;   /* character heights per level: minCharHeight x this */
         double runPerChar = 0.63; /* longer horizontal runs are frame lines, not strokes */
         int lightOnDark = 1;      /* also look for light characters on a dark plate */
@@ -41,6 +41,10 @@ public:
         /* Plate box from the character row, measured on US plates: plate height per
          * character height, and plate width per character-row width. */
         double plateHeightPerChar = 2.1;
+        int framed = 1;              /* also look for light plate-shaped regions */
+        int framedContrast = 20;     /* how much lighter than around them */
+        int minPlateHeight = 10;     /* smallest such region, work pixels */
+        double framedScore = 0.5;    /* least score of a row found in such a region */
         int refine = 1;              /* move boxes to visible plate edges */
         double plateOffsetY = -0.05; /* plate centre below the row centre, / plate height */
     };

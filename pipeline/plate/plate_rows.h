@@ -29,6 +29,7 @@ enum RowFeature {
     kDarkOnLight,  /* 1 for dark characters on a light plate */
     kContrast,     /* the threshold pass that found it, 0 (weak) .. 1 (strong) */
     kOutside,      /* fraction of the predicted plate box outside the image */
+    kFramed,       /* 1 when found inside a light plate-shaped region */
     kFeatureCount
 };
 
@@ -42,7 +43,8 @@ struct CharRow
     double charHeight = 0; /* median component height */
     int count = 0;         /* components in the row */
     bool darkOnLight = true;
-    int pass = 0; /* which threshold pass found it */
+    int pass = 0;        /* which threshold pass found it */
+    bool framed = false; /* found inside a light plate-shaped region, which is the plate */
     std::array<double, kFeatureCount> features{};
     double score = 0;
     cv::Rect plate; /* the whole plate as predicted from the row */

@@ -45,8 +45,15 @@ def iou(a, b):
     return inter / union if union > 0 else 0.0
 
 
+FRAMED = None  # index of the "framed" feature, set by main()
+FRAMED_SCORE = None  # floor of a framed row's score, as PlateLocator::Options::framedScore
+
+
 def score(w, b, x):
-    return b + sum(wi * xi for wi, xi in zip(w, x))
+    s = b + sum(wi * xi for wi, xi in zip(w, x))
+    if FRAMED is not None and FRAMED_SCORE is not None and x[FRAMED] > 0:
+        s = max(s, FRAMED_SCORE)
+    return s
 
 
 def evaluate(rows, w, b, images, keep=3, nms=0.3, threshold=0.5, misses=None):
@@ -110,6 +117,8 @@ def main():
     ap.add_argument("--epochs", type=int, default=400)
     ap.add_argument("--rate", type=float, default=1.0)
     ap.add_argument("--nms", type=float, default=0.3, help="the locator's nmsOverlap")
+    ap.add_argument("--framed-score", type=float, default=None,
+                    help="floor the score of rows found in a light plate-shaped region")
     ap.add_argument("--show-misses", action="store_true",
                     help="list the images a plate row exists for but is outranked")
     ap.add_argument("--drop", default="", help="comma-separated features to leave out")
@@ -117,6 +126,10 @@ def main():
 
     names, rows = load(args.csv)
     n = len(names)
+    global FRAMED, FRAMED_SCORE
+    if "framed" in names:
+        FRAMED = names.index("framed")
+    FRAMED_SCORE = args.framed_score
     images = sorted({(r["index"], r["image"]) for r in rows})
     all_labels = {}
     for idx, image in images:

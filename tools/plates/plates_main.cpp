@@ -52,6 +52,10 @@ const std::map<std::string, Field> &optionFields()
             {"plateHeightPerChar", &O::plateHeightPerChar},
             {"plateOffsetY", &O::plateOffsetY},
             {"refine", &O::refine},
+            {"framed", &O::framed},
+            {"framedContrast", &O::framedContrast},
+            {"minPlateHeight", &O::minPlateHeight},
+            {"framedScore", &O::framedScore},
     };
     return fields;
 }
@@ -195,8 +199,9 @@ int runEval(const EvalArgs &args)
             }
             for (const auto &row : rows) {
                 const cv::Rect p =
-                        options.refine ? stopline::pipeline::plate_detail::refinePlate(work, row)
-                                       : row.plate;
+                        options.refine && !row.framed
+                                ? stopline::pipeline::plate_detail::refinePlate(work, row)
+                                : row.plate;
                 cv::Rect box(cvRound(p.x / scale), cvRound(p.y / scale), cvRound(p.width / scale),
                              cvRound(p.height / scale));
                 std::fprintf(features, "%s,%zu,%d,%d,%d,%d,%.4f", label.source.c_str(), i, box.x,

@@ -154,6 +154,23 @@ TEST(PlateLocator, FindsTheSimulatorsPlates)
     }
 }
 
+TEST(PlateLocator, FindsSmallPlatesAtStopLineDistance)
+{
+    /* The simulator's camera (28 degrees across 1280 pixels, 12 m away) sees a 12 inch
+     * plate about 65 pixels wide; further on, 40. */
+    for (int width : {40, 52, 64}) {
+        SceneSpec sim;
+        sim.simStyle = true;
+        sim.plateWidth = width;
+        sim.blurSigma = 0.7;
+        checkFound(sim);
+        SceneSpec us;
+        us.plateWidth = width;
+        us.blurSigma = 0.7;
+        checkFound(us);
+    }
+}
+
 TEST(PlateLocator, PlainAndClutteredImagesGiveNoConfidentCandidate)
 {
     PlateLocator locator;
@@ -165,33 +182,34 @@ TEST(PlateLocator, PlainAndClutteredImagesGiveNoConfidentCandidate)
         gradient.col(x).setTo(cv::Scalar::all(x * 255 / gradient.cols));
     CHECK_EQUAL(0, static_cast<int>(locator.locate(gradient).size()));
 
-    /* Rendered plates score above zero (checked below); clutter must stay under it. */
+    /* Rendered plates score 0.5 or more (checked below); clutter must stay well under. */
+    const double clutterBound = 0.25;
     for (int seed = 1; seed <= 3; ++seed) {
         cv::Mat noise(720, 1280, CV_8UC3);
         cv::RNG rng(seed);
         rng.fill(noise, cv::RNG::NORMAL, cv::Scalar::all(128), cv::Scalar::all(30));
         std::vector<PlateBox> boxes = locator.locate(noise);
         CHECK(boxes.size() <= 3);
-        CHECK(maxScore(boxes) < 0);
+        CHECK(maxScore(boxes) < clutterBound);
     }
 
     cv::Mat fence(720, 1280, CV_8UC3, cv::Scalar(150, 150, 150));
     for (int x = 0; x < fence.cols; x += 14)
         cv::rectangle(fence, cv::Rect(x, 200, 4, 300), cv::Scalar(30, 30, 30), cv::FILLED);
     cv::rectangle(fence, cv::Rect(0, 300, 1280, 4), cv::Scalar(30, 30, 30), cv::FILLED);
-    CHECK(maxScore(locator.locate(fence)) < 0);
+    CHECK(maxScore(locator.locate(fence)) < clutterBound);
 
     for (cv::Scalar color : {cv::Scalar(40, 40, 45), cv::Scalar(230, 230, 230)}) {
         SceneSpec spec;
         spec.withPlate = false;
         spec.carColor = color;
-        CHECK(maxScore(locator.locate(renderScene(spec).image)) < 0);
+        CHECK(maxScore(locator.locate(renderScene(spec).image)) < clutterBound);
     }
 
     SceneSpec withPlate;
     std::vector<PlateBox> boxes = locator.locate(renderScene(withPlate).image);
     CHECK(!boxes.empty());
-    CHECK(boxes.front().score > 0);
+    CHECK(boxes.front().score >= 0.5);
 }
 
 TEST(PlateLocator, RespectsMaxCandidates)
