@@ -532,8 +532,16 @@ std::vector<CharRow> proposeRows(const cv::Mat &gray, const PlateLocator::Option
             score = std::max(score, options.framedScore);
         row.score = score;
     }
-    std::sort(rows.begin(), rows.end(),
-              [](const CharRow &a, const CharRow &b) { return a.score > b.score; });
+    /* Equal scores (framed rows at their floor) go larger plate first: the nearer
+     * vehicle, whose plate is the legible one. Then position, so the order never
+     * depends on how the sort happens to run. */
+    std::sort(rows.begin(), rows.end(), [](const CharRow &a, const CharRow &b) {
+        if (a.score != b.score)
+            return a.score > b.score;
+        if (a.plate.area() != b.plate.area())
+            return a.plate.area() > b.plate.area();
+        return std::make_pair(a.plate.y, a.plate.x) < std::make_pair(b.plate.y, b.plate.x);
+    });
     return rows;
 }
 
