@@ -8,7 +8,10 @@ and reported on both halves by replaying the locator's ranking and suppression
 pipeline/plate/plate_locator.cpp. Pure Python: no numpy on the build machines.
 
     stopline-plates eval DIR --features rows.csv
-    tools/plates/fit_weights.py rows.csv --train even
+    tools/plates/fit_weights.py rows.csv --train even --l2 0.1 --framed-score 0.5
+
+The weights in pipeline/plate/plate_locator.cpp come from exactly that, on
+plates-us-dev with the locator's default options.
 """
 
 import argparse
