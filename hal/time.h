@@ -9,6 +9,7 @@ namespace stopline {
  * rules compute is a difference of two of these (DESIGN.md §4). */
 using Nanos = std::int64_t;
 
+inline constexpr Nanos kNanosPerMicro = 1'000;
 inline constexpr Nanos kNanosPerMilli = 1'000'000;
 inline constexpr Nanos kNanosPerSecond = 1'000'000'000;
 

@@ -351,11 +351,9 @@ TEST(DriversHil, ChatterAndGarbageFoolNothing)
     chatterAndGarbage("hil_faults.toml", 15000);
 }
 
-/* Known failure, for the drivers' owner: under chatter that never pauses, the debouncer
- * (a change must hold 30 ms after its last edge) accepts no change at all, so phases are
- * missed and red-with-green glitches end as a conflict fault. A pulse-width filter ahead
- * of the debounce (drop excursions shorter than ~1 ms) would pass this. */
-IGNORE_TEST(DriversHil, ContinuousChatterFoolsNothing)
+/* Chatter that never pauses: only the debouncer's glitch filter (pulses under 1 ms are
+ * dropped before the hold) lets real phase changes through with exact timestamps. */
+TEST(DriversHil, ContinuousChatterFoolsNothing)
 {
     chatterAndGarbage("hil_chatter_continuous.toml", 60000);
 }

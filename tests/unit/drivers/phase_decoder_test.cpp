@@ -339,3 +339,40 @@ TEST(PhaseDecoder, BadConfigurationIsNamed)
         CHECK(std::string(e.what()).find("unknown head 'SB'") != std::string::npos);
     }
 }
+
+/* Induced spikes that never pause (50 us at 1 kHz, the lamp's true level XOR the spike)
+ * on the yellow lamp across a whole green -> yellow -> red sequence: the yellow is still
+ * measured to within a spike's width, whatever the spikes' phase against the lamp's
+ * edges, and no fault is raised. */
+TEST(PhaseDecoder, ContinuousSpikesDoNotHideOrShiftTheYellow)
+{
+    for (Nanos phase : std::vector<Nanos>{0, 20'000, 49'000, 50'000, 500'000, 999'000}) {
+        Recorder r;
+        PhaseDecoder d(oneHead(), r.sink());
+        d.begin({false, false, true}, T0);
+        Nanos yellowOn = T0 + 1 * s + phase, redOn = yellowOn + 3600 * ms;
+        auto yellowTrue = [&](Nanos t) { return t >= yellowOn && t < redOn; };
+        bool out = false;
+        for (Nanos t = T0 + 1000; t < T0 + 6 * s; t += 1000) {
+            if (t == yellowOn)
+                d.edge(G, false, t);
+            if (t == redOn)
+                d.edge(R, true, t);
+            bool spike = (t - T0) % ms < 50'000;
+            bool now = yellowTrue(t) != spike;
+            if (now != out) {
+                d.edge(Y, now, t);
+                out = now;
+            }
+        }
+        d.advance(T0 + 7 * s);
+        CHECK_TEXT(r.faults.empty(), ("phase " + std::to_string(phase)).c_str());
+        LONGS_EQUAL(3, r.phases.size());
+        CHECK(r.phases[1].phase == Phase::Yellow);
+        CHECK(r.phases[2].phase == Phase::Red);
+        CHECK(std::llabs(r.phases[1].at.sampleNs - yellowOn) <= 51'000);
+        CHECK(std::llabs(r.phases[2].at.sampleNs - redOn) <= 51'000);
+        LONGS_EQUAL(1, r.intervals.size());
+        CHECK(std::llabs(r.intervals[0].durationNs - 3600 * ms) <= 51'000);
+    }
+}
