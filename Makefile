@@ -27,7 +27,7 @@ bench: build
 
 fuzz: setup
 	@cmake --preset fuzz >/dev/null
-	@cmake --build --preset fuzz
+	@cmake --build --preset fuzz --target ops243_parser_fuzz
 	@scripts/fuzz.sh
 
 format:
