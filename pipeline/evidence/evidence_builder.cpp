@@ -374,6 +374,8 @@ evidence::Record buildViolationRecord(const Decision &decision, const Snapshot &
     st.plateMs = msSince(t);
 
     t = Clock::now();
+    v->set_clip_fps(options.clipFps > 0 ? options.clipFps : 0);
+    v->set_clip_width(static_cast<uint32_t>(std::max(options.clipWidth, 0)));
     for (const hal::FramePtr &frame : snapshot.range) {
         addFrame(v, evidence::FRAME_CLIP, *frame, clipImage(*frame, options.clipWidth),
                  options.clipJpegQuality, context);

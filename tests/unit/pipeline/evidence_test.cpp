@@ -263,6 +263,8 @@ TEST(Evidence, redLightRecordIsCompleteSealsAndVerifies)
         }
     LONGS_EQUAL(31, clip);
     LONGS_EQUAL(31, stats.clipFrames);
+    DOUBLES_EQUAL(5.0, v.clip_fps(), 1e-9); /* the record says the clip is decimated */
+    LONGS_EQUAL(640, v.clip_width());
 
     /* Plates: the best A-shot candidate covers the rendered plate; every crop names a
      * frame of the record by hash. */
