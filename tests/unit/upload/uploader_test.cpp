@@ -22,6 +22,8 @@ constexpr int64_t kStart = 1'795'000'000LL * 1'000'000'000;
  * or fails on command, and records what it was sent. */
 struct FakeServer
 {
+    explicit FakeServer(asio::io_context &context) : io(context) {}
+
     asio::io_context &io;
     std::unique_ptr<evidence::SigningKey> key = evidence::SigningKey::generate();
     std::vector<uint64_t> received;
