@@ -24,6 +24,7 @@ struct SerialPort::State : std::enable_shared_from_this<State>
     bool discarding = false; /* inside an over-long line, waiting for its end */
     bool open = true;
     LineHandler onLine;
+    BytesHandler onBytes; /* raw mode when set */
     ErrorHandler onError;
     std::deque<std::string> outbox;
     std::uint64_t lines = 0;
@@ -65,6 +66,10 @@ void SerialPort::State::emit(bool cut, Nanos now)
 
 void SerialPort::State::consume(std::size_t size, Nanos now)
 {
+    if (onBytes) {
+        onBytes(std::string_view(chunk.data(), size), now);
+        return;
+    }
     for (std::size_t i = 0; i < size && open; ++i) {
         char c = chunk[i];
         if (c == '\r' || c == '\n') {
@@ -178,6 +183,14 @@ SerialPort::~SerialPort()
 void SerialPort::startReading(LineHandler onLine, ErrorHandler onError)
 {
     state_->onLine = std::move(onLine);
+    state_->onError = std::move(onError);
+    if (state_->open)
+        state_->readMore();
+}
+
+void SerialPort::startReadingRaw(BytesHandler onBytes, ErrorHandler onError)
+{
+    state_->onBytes = std::move(onBytes);
     state_->onError = std::move(onError);
     if (state_->open)
         state_->readMore();

@@ -48,6 +48,9 @@ class SerialPort
 {
 public:
     using LineHandler = std::function<void(const SerialLine &line)>;
+    /* Bytes exactly as read (no line splitting), with the CLOCK_MONOTONIC time of the read;
+     * `bytes` is valid only during the call. */
+    using BytesHandler = std::function<void(std::string_view bytes, Nanos sampleNs)>;
     using ErrorHandler = std::function<void(const std::string &message)>;
 
     /* Opens and configures the device; throws HalError naming the device and the setting
@@ -61,6 +64,11 @@ public:
     /* Starts the read loop. `onError` is called once if reading stops (device gone, pty
      * master closed); no handler is called after close(). */
     void startReading(LineHandler onLine, ErrorHandler onError = {});
+
+    /* Starts the read loop in raw mode, for an interactive terminal (the technician
+     * console needs every keystroke, not lines): each read's bytes are handed over as
+     * they arrive. Use either this or startReading(), not both. */
+    void startReadingRaw(BytesHandler onBytes, ErrorHandler onError = {});
 
     /* Queues bytes for sending, in order. Safe to call from any thread. */
     void write(std::string bytes);

@@ -44,12 +44,13 @@ void EvidenceAssembler::assemble(Decision decision, Snapshot snapshot, CaptureCo
     auto job = std::make_shared<Result>();
     job->decisionId = decision.id;
     job->kind = decision.kind;
-    asio::post(workers_, [this, job, decision = std::move(decision), snapshot = std::move(snapshot),
-                          context = std::move(context), handler = std::move(handler)]() mutable {
+    asio::post(workers_, [this, job, site = site_, decision = std::move(decision),
+                          snapshot = std::move(snapshot), context = std::move(context),
+                          handler = std::move(handler)]() mutable {
         lowerThisThread(workerNice_);
         evidence::Record record;
         try {
-            record = buildViolationRecord(decision, snapshot, site_, context, options_, locator_,
+            record = buildViolationRecord(decision, snapshot, site, context, options_, locator_,
                                           &job->build);
         } catch (const std::exception &e) {
             job->error = e.what();

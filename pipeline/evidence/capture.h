@@ -50,6 +50,11 @@ public:
      * executor. The snapshot's frames are released as soon as they are encoded. */
     void assemble(Decision decision, Snapshot snapshot, CaptureContext context, Handler handler);
 
+    /* Replaces the site identity for records assembled from now on (a calibration or
+     * configuration change on the device); records already in progress keep the one in
+     * force when their decision was handed over. Event thread only. */
+    void setSite(SiteIdentity site) { site_ = std::move(site); }
+
     /* Seals a record built elsewhere (self-check, calibration) into the same chain. */
     void sealRecord(evidence::Record record, Sealer::Handler handler);
 

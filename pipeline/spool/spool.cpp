@@ -196,7 +196,7 @@ bool Spool::full() const
 }
 
 std::optional<std::string> Spool::store(std::uint64_t seq, std::string_view sealedBytes,
-                                        Priority priority)
+                                        Priority priority, const ChainHead *head)
 {
     if (wouldRefuse(sealedBytes.size(), priority))
         return "spool full: " + std::to_string(usedBytes()) + " of " +
@@ -209,6 +209,13 @@ std::optional<std::string> Spool::store(std::uint64_t seq, std::string_view seal
     }
     if (auto err = writeFileDurably((fs::path(options_.dir) / "tmp").string(), path, sealedBytes))
         return err;
+    if (head) {
+        if (auto err = saveHead(*head)) {
+            ::unlink(path.c_str());
+            fsyncDir(fs::path(path).parent_path().string());
+            return err;
+        }
+    }
     std::lock_guard<std::mutex> guard(lock_);
     index_[seq] = sealedBytes.size();
     used_ += sealedBytes.size();

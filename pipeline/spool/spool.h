@@ -66,9 +66,13 @@ public:
     Recovery recover();
 
     /* Durably stores one sealed record. Returns an error message (disk full, I/O error,
-     * spool full) and leaves nothing behind when it fails. */
+     * spool full) and leaves nothing behind when it fails. With `head`, the chain head is
+     * saved too, after the record and before the record becomes visible to oldest() and
+     * entries(): the uploader can then never upload and delete a record the saved head
+     * does not cover yet (a crash in between would restart the chain behind the
+     * back-office's copy and fork it). */
     std::optional<std::string> store(std::uint64_t seq, std::string_view sealedBytes,
-                                     Priority priority);
+                                     Priority priority, const ChainHead *head = nullptr);
 
     /* True when a record of `bytes` at `priority` would be refused for lack of room. */
     bool wouldRefuse(std::uint64_t bytes, Priority priority) const;
