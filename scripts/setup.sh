@@ -14,7 +14,7 @@ packages=(
   # configuration, JSON, command lines
   libtomlplusplus-dev nlohmann-json3-dev libcli11-dev
   # back-office storage and documents
-  libsqlite3-dev libpq-dev postgresql libcairo2-dev poppler-utils
+  libsqlite3-dev libpq-dev postgresql libcairo2-dev librsvg2-dev libarchive-dev poppler-utils
   # tests: unit framework, fuzzing, browser
   cpputest clang libclang-rt-14-dev chromium nodejs npm
 )

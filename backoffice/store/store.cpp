@@ -184,6 +184,154 @@ CREATE TABLE audit (
 CREATE INDEX cases_lease_owner ON cases(lease_owner, status);
 CREATE INDEX audit_target ON audit(target, seq);
 )SQL"},
+        {3, "issue 7: registry, case files, tasks, referrals, citations, payments, contacts, "
+            "employee reports, reimbursements, second reviews, statistics cache",
+         R"SQL(
+CREATE TABLE registry_vehicles (
+  plate TEXT NOT NULL,
+  state TEXT NOT NULL,
+  owner_name TEXT NOT NULL,
+  owner_address TEXT NOT NULL,
+  owner_phone TEXT NOT NULL,
+  make TEXT NOT NULL,
+  model TEXT NOT NULL,
+  year BIGINT NOT NULL,
+  colour TEXT NOT NULL,
+  ownership TEXT NOT NULL,
+  agency TEXT NOT NULL,
+  agency_contact TEXT NOT NULL,
+  department TEXT NOT NULL,
+  owner_key TEXT NOT NULL,
+  source TEXT NOT NULL,
+  imported_ns BIGINT NOT NULL,
+  PRIMARY KEY (plate, state));
+CREATE INDEX registry_owner_key ON registry_vehicles(owner_key);
+CREATE TABLE case_files (
+  case_id BIGINT PRIMARY KEY REFERENCES cases(id),
+  plate TEXT NOT NULL,
+  state TEXT NOT NULL,
+  plate_source TEXT NOT NULL,
+  ownership TEXT NOT NULL DEFAULT '',
+  vehicle TEXT NOT NULL DEFAULT '',
+  facts TEXT NOT NULL DEFAULT '{}',
+  stage TEXT NOT NULL DEFAULT 'review',
+  outcome TEXT NOT NULL DEFAULT 'open',
+  contact_name TEXT NOT NULL DEFAULT '',
+  contact_address TEXT NOT NULL DEFAULT '',
+  contact_phone TEXT NOT NULL DEFAULT '',
+  routed_ns BIGINT,
+  updated_ns BIGINT NOT NULL);
+CREATE INDEX case_files_plate ON case_files(plate, state);
+CREATE TABLE tasks (
+  id {ID},
+  case_id BIGINT NOT NULL,
+  rule TEXT NOT NULL,
+  role TEXT NOT NULL,
+  title TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  due_ns BIGINT NOT NULL,
+  status TEXT NOT NULL,
+  created_ns BIGINT NOT NULL,
+  closed_ns BIGINT,
+  closed_by TEXT,
+  outcome TEXT);
+CREATE INDEX tasks_case ON tasks(case_id);
+CREATE INDEX tasks_open ON tasks(status, due_ns);
+CREATE TABLE referrals (
+  id {ID},
+  case_id BIGINT NOT NULL,
+  referred_ns BIGINT NOT NULL,
+  role TEXT NOT NULL,
+  person_contacted TEXT NOT NULL,
+  organization TEXT NOT NULL,
+  disposition TEXT NOT NULL,
+  recorded_by TEXT NOT NULL,
+  recorded_ns BIGINT NOT NULL);
+CREATE INDEX referrals_case ON referrals(case_id);
+CREATE TABLE citations (
+  id {ID},
+  case_id BIGINT NOT NULL,
+  number TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  recipient_role TEXT NOT NULL,
+  recipient_name TEXT NOT NULL,
+  recipient_address TEXT NOT NULL,
+  employee TEXT NOT NULL,
+  amount_cents BIGINT NOT NULL,
+  access_code TEXT NOT NULL,
+  status TEXT NOT NULL,
+  created_ns BIGINT NOT NULL,
+  created_by TEXT NOT NULL,
+  mailed_ns BIGINT,
+  received_ns BIGINT,
+  due_ns BIGINT,
+  supersedes BIGINT,
+  rule TEXT NOT NULL,
+  pdf_sha256 {BLOB});
+CREATE INDEX citations_case ON citations(case_id);
+CREATE INDEX citations_status_due ON citations(status, due_ns);
+CREATE TABLE payments (
+  id {ID},
+  case_id BIGINT NOT NULL,
+  citation_id BIGINT NOT NULL,
+  amount_cents BIGINT NOT NULL,
+  paid_ns BIGINT NOT NULL,
+  method TEXT NOT NULL,
+  reference TEXT NOT NULL,
+  recorded_by TEXT NOT NULL,
+  recorded_ns BIGINT NOT NULL);
+CREATE INDEX payments_citation ON payments(citation_id);
+CREATE TABLE contacts (
+  id {ID},
+  case_id BIGINT NOT NULL,
+  at_ns BIGINT NOT NULL,
+  channel TEXT NOT NULL,
+  person TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  notes TEXT NOT NULL,
+  recorded_by TEXT NOT NULL);
+CREATE INDEX contacts_case ON contacts(case_id, at_ns);
+CREATE TABLE employee_reports (
+  id {ID},
+  kind TEXT NOT NULL,
+  case_id BIGINT,
+  plate TEXT NOT NULL,
+  state TEXT NOT NULL,
+  occurred_ns BIGINT NOT NULL,
+  employee TEXT NOT NULL,
+  supervisor TEXT NOT NULL,
+  justified INTEGER NOT NULL,
+  narrative TEXT NOT NULL,
+  recorded_by TEXT NOT NULL,
+  recorded_ns BIGINT NOT NULL);
+CREATE INDEX employee_reports_plate ON employee_reports(plate, state);
+CREATE TABLE reimbursements (
+  id {ID},
+  case_id BIGINT NOT NULL,
+  employee TEXT NOT NULL,
+  elected_ns BIGINT NOT NULL,
+  citation_id BIGINT NOT NULL);
+CREATE INDEX reimbursements_employee ON reimbursements(employee, elected_ns);
+CREATE TABLE second_reviews (
+  case_id BIGINT PRIMARY KEY,
+  reason TEXT NOT NULL,
+  decided_by TEXT NOT NULL,
+  time_on_case_ms BIGINT NOT NULL,
+  minimum_ms BIGINT NOT NULL,
+  queued_ns BIGINT NOT NULL,
+  reviewer TEXT,
+  reviewed_ns BIGINT,
+  verdict TEXT,
+  note TEXT);
+CREATE INDEX second_reviews_open ON second_reviews(reviewed_ns, queued_ns);
+CREATE TABLE case_stats (
+  case_id BIGINT PRIMARY KEY,
+  lane BIGINT NOT NULL,
+  measured_yellow_us BIGINT NOT NULL,
+  minimum_yellow_us BIGINT NOT NULL,
+  speed DOUBLE PRECISION NOT NULL,
+  speed_limit DOUBLE PRECISION NOT NULL);
+)SQL"},
 };
 
 std::string replaceAll(std::string s, const std::string &from, const std::string &to)
@@ -1232,6 +1380,19 @@ std::vector<Heartbeat> Store::heartbeats(const std::string &deviceId, size_t lim
                                   {deviceId, static_cast<int64_t>(limit)}))
         out.push_back({r.text(0), r.integer(1), r.text(2)});
     return out;
+}
+
+void Store::transact(bool write, const std::function<void(SqlDb &)> &fn)
+{
+    Conn db = borrow();
+    Transaction txn(*db, write);
+    fn(*db);
+    txn.commit();
+}
+
+AuditEntry Store::appendAuditIn(SqlDb &db, const AuditInput &entry)
+{
+    return appendAuditLocked(db, entry);
 }
 
 std::vector<Row> Store::rawQuery(const std::string &text, const std::vector<Value> &params)

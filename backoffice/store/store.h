@@ -14,7 +14,7 @@
 namespace stopline::backoffice {
 
 /* Current schema version; migrations up to it run on open (Store::migrate). */
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct DeviceKey
 {
@@ -372,6 +372,13 @@ public:
     void addHeartbeat(const std::string &deviceId, const std::string &body);
     std::vector<Heartbeat> latestHeartbeats();
     std::vector<Heartbeat> heartbeats(const std::string &deviceId, size_t limit);
+
+    /* Runs `fn` on one pooled connection inside a transaction, committed when `fn`
+     * returns and rolled back when it throws: modules with their own tables (registry,
+     * workflows) write several rows atomically without widening this class for each. */
+    void transact(bool write, const std::function<void(SqlDb &)> &fn);
+    /* appendAudit() inside a transact() callback: the entry commits with the change. */
+    AuditEntry appendAuditIn(SqlDb &db, const AuditInput &entry);
 
     /* Direct access for tests (tamper with the audit log) and maintenance. */
     std::vector<Row> rawQuery(const std::string &sql, const std::vector<Value> &params = {});
