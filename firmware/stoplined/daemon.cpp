@@ -663,6 +663,7 @@ void Daemon::onCaptured(const pipeline::Decision &d, const pipeline::EvidenceAss
     }
     ++captured_;
     const evidence::Sealed &s = *r.seal.sealed;
+    largestRecordBytes_ = std::max<std::uint64_t>(largestRecordBytes_, s.bytes.size());
     if (!lastSealed_ || s.seq > lastSealed_->seq)
         lastSealed_ = pipeline::Spool::ChainHead{s.seq, s.recordHash};
     std::string detail;
@@ -714,21 +715,19 @@ void Daemon::onSelfCheck(const drivers::radar::RadarSelfCheck &c)
                                                                                : "periodic";
     std::string summary =
             std::string("radar ") + kind + " self-check " + (c.passed ? "passed" : "FAILED");
-    if (c.kind == drivers::radar::RadarSelfCheck::Kind::Fork) {
-        /* A fork test checks the technician's fork, not the radar's state: a failed one
-         * (no fork held up) does not revoke the speed validity a self-check established. */
+    if (c.kind == drivers::radar::RadarSelfCheck::Kind::Fork)
         summary +=
                 " (reference " + fixed(result.referenceSpeed, 1) + " mph, read " +
                 (c.measuredSpeed ? fixed(*c.measuredSpeed, 2) + " mph" : std::string("nothing")) +
                 ")";
-    } else {
-        lastCheckPassed_ = c.passed;
-        if (c.passed)
-            lastPassedCheckNs_ = c.at.sampleNs;
-        latestSelfCheck_ = proto;
-        if (rules_->schoolZone)
-            rules_->schoolZone->onSelfCheck(c.passed, c.at.sampleNs);
-    }
+    /* Every kind counts, the fork test too: a failed one suppresses speeds (the driver
+     * marks them invalid) until a later check passes, as police practice requires. */
+    lastCheckPassed_ = c.passed;
+    if (c.passed)
+        lastPassedCheckNs_ = c.at.sampleNs;
+    latestSelfCheck_ = proto;
+    if (rules_->schoolZone)
+        rules_->schoolZone->onSelfCheck(c.passed, c.at.sampleNs);
     (c.passed ? log_->info(summary) : log_->warning(summary + items));
 
     Done reply;
@@ -826,7 +825,9 @@ void Daemon::checkHealth()
     in.lastCheckPassed = lastCheckPassed_;
     in.radarError = radarError_;
     in.clock = clock_.sync();
-    in.spoolFull = spool_->full();
+    /* Full for enforcement once the next violation, as large as the largest so far, would
+     * no longer fit outside the reserve: suspend before a record could be refused. */
+    in.spoolFull = spool_->wouldRefuse(largestRecordBytes_, pipeline::Spool::Priority::Violation);
     in.spoolBytes = spool_->usedBytes();
     in.spoolCapacity = spool_->capacityBytes();
     in.stopping = stopping_;
@@ -843,6 +844,21 @@ void Daemon::checkHealth()
     in.fps = fps_;
 
     HealthAssessment next = assessHealth(in, policy_);
+    if (uploader_) {
+        const pipeline::Uploader::Status &u = uploader_->status();
+        if (u.consecutiveFailures > 0 && !uploadFailing_) {
+            uploadFailing_ = true;
+            log_->warning("upload: failing, retrying with backoff: " + u.lastError);
+        } else if (u.consecutiveFailures == 0 && uploadFailing_) {
+            uploadFailing_ = false;
+            log_->notice("upload: back-office reachable again");
+        }
+        if (u.alarm != uploadAlarm_) {
+            uploadAlarm_ = u.alarm;
+            if (!u.alarm.empty())
+                log_->error("upload: ALARM: " + u.alarm);
+        }
+    }
     auto report = [&](const char *rule, const std::vector<std::string> &before,
                       const std::vector<std::string> &after) {
         if (healthKnown_ && before == after)

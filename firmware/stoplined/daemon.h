@@ -201,6 +201,9 @@ private:
     std::chrono::microseconds watchdogPeriod_{0};
     bool stopping_ = false;
     std::chrono::steady_clock::time_point stopDeadline_;
+    std::uint64_t largestRecordBytes_ = 64 * 1024; /* of violations sealed so far */
+    bool uploadFailing_ = false;
+    std::string uploadAlarm_;
     std::uint64_t captured_ = 0;
     std::uint64_t uploaded_ = 0;
     std::uint64_t captureFailures_ = 0;
