@@ -49,8 +49,9 @@ TEST(DaemonKill9Hil, EveryCapturedViolationArrivesExactlyOnceAfterThirtyKills)
     setup.settings["upload"]["backoff_max_s"] = "2";
     setup.settings["upload"]["heartbeat_s"] = "2";
 
-    SimProcess sim(std::string(DAEMON_HIL_DIR) + "/kill9.toml",
-                   {"--wait-for", "gpio,camera,radar", "--wait-timeout", "60", "--start-delay", "1"});
+    SimProcess sim(
+            std::string(DAEMON_HIL_DIR) + "/kill9.toml",
+            {"--wait-for", "gpio,camera,radar", "--wait-timeout", "60", "--start-delay", "1"});
     setup.wires = sim.wires();
     Stoplined daemon(writeDaemonConfig(setup), work.path() / "stoplined.log");
 
@@ -66,7 +67,8 @@ TEST(DaemonKill9Hil, EveryCapturedViolationArrivesExactlyOnceAfterThirtyKills)
         offset = daemon.log().size();
         daemon.start();
         std::optional<std::size_t> up = daemon.waitForLog("running as", offset, 60 * kS);
-        CHECK_TEXT(up.has_value(), ("stoplined did not start:\n" + daemon.log().substr(offset)).c_str());
+        CHECK_TEXT(up.has_value(),
+                   ("stoplined did not start:\n" + daemon.log().substr(offset)).c_str());
         Nanos left = scenarioEnd - monotonicNow();
         int mode = static_cast<int>(rng() % 3);
         if (left < 20 * kS && left > 0) {
@@ -99,8 +101,8 @@ TEST(DaemonKill9Hil, EveryCapturedViolationArrivesExactlyOnceAfterThirtyKills)
     CHECK(daemon.waitForLog("running as", offset, 60 * kS).has_value());
     LONGS_EQUAL_TEXT(0, sim.wait(300 * kS), sim.stderrText().c_str());
     std::this_thread::sleep_for(std::chrono::seconds(6));
-    bool drained = waitUntil([&] { return fs::is_empty(work.path() / "state/spool/records"); },
-                             90 * kS);
+    bool drained =
+            waitUntil([&] { return fs::is_empty(work.path() / "state/spool/records"); }, 90 * kS);
     int stopped = daemon.stop();
     std::string log = daemon.log();
     CHECK_TEXT(drained, "the spool did not drain after the last restart");
