@@ -351,6 +351,7 @@ fs::path writeDaemonConfig(const DaemonSetup &s)
     for (const auto &[section, keys] : s.settings)
         for (const auto &[k, v] : keys)
             text = setTomlKey(text, section, k, v);
+    text += s.extra;
     fs::path config = s.work / "stoplined.toml";
     std::ofstream(config) << text;
     return config;

@@ -103,6 +103,7 @@ struct DaemonSetup
     fs::path serverPub;
     std::string token;
     std::map<std::string, std::map<std::string, std::string>> settings;
+    std::string extra; /* appended as is (e.g. [[console.users]]) */
 };
 
 /* Makes WORK/keys/ID.key and ID.pub with stopline-keygen (once); returns the .pub. */

@@ -1,0 +1,219 @@
+/* HIL (issue 6): the technician console on a pseudo-terminal, as a laptop on the
+ * cabinet's serial port would use it, with the daemon attached to the simulator and the
+ * real back-office: login with the configured password hash, lockout after repeated
+ * failures (even the right password is refused while locked), an invalid `set` rejected
+ * with a message naming the key and the range, a valid one saved to the overrides file,
+ * and a fork test and a radar-angle calibration that appear in the back-office as
+ * sealed records of the chain that verify. */
+#include <chrono>
+#include <fcntl.h>
+#include <poll.h>
+#include <pty.h>
+#include <regex>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+#include "daemon_hil.h"
+#include "sim_process.h"
+
+#include <CppUTest/TestHarness.h>
+
+using namespace stopline;
+using namespace stopline::hil;
+
+namespace {
+
+constexpr Nanos kS = kNanosPerSecond;
+
+/* The laptop's end of the serial line. */
+class Terminal
+{
+public:
+    Terminal()
+    {
+        if (::openpty(&master_, &slave_, nullptr, nullptr, nullptr) != 0)
+            throw std::runtime_error("openpty failed");
+        path_ = ::ttyname(slave_);
+        ::fcntl(master_, F_SETFL, ::fcntl(master_, F_GETFL) | O_NONBLOCK);
+    }
+    ~Terminal()
+    {
+        ::close(master_);
+        ::close(slave_);
+    }
+    const std::string &path() const { return path_; }
+
+    void type(const std::string &text) { (void)!::write(master_, text.data(), text.size()); }
+
+    /* Reads until `needle` appears after the cursor; returns the text up to and including
+     * it and moves the cursor past it, or throws with everything seen. */
+    std::string expect(const std::string &needle, Nanos timeout = 30 * kS)
+    {
+        Nanos deadline = monotonicNow() + timeout;
+        for (;;) {
+            std::size_t at = seen_.find(needle, cursor_);
+            if (at != std::string::npos) {
+                std::string out = seen_.substr(cursor_, at + needle.size() - cursor_);
+                cursor_ = at + needle.size();
+                return out;
+            }
+            if (monotonicNow() > deadline)
+                throw std::runtime_error("console: no '" + needle + "' in:\n" +
+                                         seen_.substr(cursor_));
+            pollfd p{master_, POLLIN, 0};
+            if (::poll(&p, 1, 100) > 0) {
+                char buf[4096];
+                ssize_t n = ::read(master_, buf, sizeof buf);
+                if (n > 0)
+                    seen_.append(buf, static_cast<std::size_t>(n));
+            }
+        }
+    }
+
+    const std::string &transcript() const { return seen_; }
+
+private:
+    int master_ = -1, slave_ = -1;
+    std::string path_;
+    std::string seen_;
+    std::size_t cursor_ = 0;
+};
+
+} /* namespace */
+
+TEST_GROUP(DaemonConsoleHil){};
+
+TEST(DaemonConsoleHil, LoginLockoutSetAndSealedForkTestOverAPty)
+{
+    WorkDir work("daemon-console-hil");
+    DaemonSetup setup;
+    setup.work = work.path();
+    BackOffice backoffice(work.path() / "backoffice");
+    setup.token = backoffice.enroll(makeDeviceKey(work.path(), setup.deviceId), "HIL console");
+    backoffice.start();
+    setup.url = backoffice.url();
+    setup.serverPub = backoffice.serverPub();
+
+    std::string hash;
+    LONGS_EQUAL(0, runCommand("echo 'fork-and-ladder' | " + std::string(STOPLINED_BIN) +
+                                      " --hash-password",
+                              &hash));
+    hash.erase(hash.find_last_not_of("\r\n") + 1);
+    Terminal term;
+    setup.settings["console"]["enabled"] = "true";
+    setup.settings["console"]["device"] = "\"" + term.path() + "\"";
+    setup.settings["console"]["max_failures"] = "3";
+    setup.settings["console"]["lockout_s"] = "4";
+    setup.extra = "\n[[console.users]]\nname = \"tech\"\npassword_hash = \"" + hash + "\"\n";
+
+    SimProcess sim("demo.toml", {"--wait-for", "gpio,camera,radar", "--wait-timeout", "60",
+                                 "--start-delay", "1"});
+    setup.wires = sim.wires();
+    Stoplined daemon(writeDaemonConfig(setup), work.path() / "stoplined.log");
+    daemon.start();
+
+    try {
+        term.expect("login: ", 60 * kS);
+        /* Three wrong passwords lock the console; then even the right one is refused. */
+        for (int i = 1; i <= 3; ++i) {
+            term.type("tech\r");
+            term.expect("password: ");
+            term.type("wrong-" + std::to_string(i) + "\r");
+            std::string answer = term.expect("login: ");
+            CHECK_TEXT(answer.find(i < 3 ? "login incorrect\r\n" : "console locked for 4 s") !=
+                               std::string::npos,
+                       answer.c_str());
+            CHECK(answer.find("wrong-") == std::string::npos); /* passwords are not echoed */
+        }
+        term.type("tech\rfork-and-ladder\r");
+        std::string locked = term.expect("login: ");
+        CHECK_TEXT(locked.find("console locked after repeated failures") != std::string::npos,
+                   locked.c_str());
+        std::this_thread::sleep_for(std::chrono::milliseconds(4500)); /* the lockout */
+        term.type("tech\rfork-and-ladder\r");
+        term.expect("welcome, tech.");
+        term.expect("tech@stopline> ");
+
+        /* An invalid set names the key and the range; nothing is saved. */
+        term.type("set red_light.grace_s 9\r");
+        std::string refused = term.expect("tech@stopline> ");
+        CHECK_TEXT(refused.find("error: red_light.grace_s: 9.0 is out of range 0.0..1.0") !=
+                           std::string::npos,
+                   refused.c_str());
+        CHECK_FALSE(fs::exists(work.path() / "state/overrides.toml"));
+        term.type("set device.id someone-else\r");
+        refused = term.expect("tech@stopline> ");
+        CHECK_TEXT(refused.find("can only be changed in") != std::string::npos, refused.c_str());
+        term.type("set red_ligth.grace_s 0.4\r");
+        refused = term.expect("tech@stopline> ");
+        CHECK_TEXT(refused.find("did you mean 'red_light.grace_s'") != std::string::npos,
+                   refused.c_str());
+        /* A valid one is saved (atomically) and applies. */
+        term.type("set red_light.grace_s 0.4\r");
+        CHECK(term.expect("tech@stopline> ").find("red_light.grace_s = 0.4 (saved)") !=
+              std::string::npos);
+        CHECK(slurp(work.path() / "state/overrides.toml").find("red_light.grace_s = 0.4\n") !=
+              std::string::npos);
+
+        /* The fork test's result is sealed into the chain, whatever it says. */
+        term.type("forktest 35\r");
+        term.expect("hold the fork in front of the radar...");
+        std::string fork = term.expect("tech@stopline> ", 60 * kS);
+        std::smatch m;
+        CHECK_TEXT(std::regex_search(fork, m, std::regex("radar fork self-check (passed|FAILED)")),
+                   fork.c_str());
+        CHECK_TEXT(std::regex_search(fork, m, std::regex("sealed as record seq ([0-9]+)")),
+                   fork.c_str());
+        std::uint64_t forkSeq = std::stoull(m[1]);
+
+        term.type("calibrate radar-angle 12.5\r");
+        std::string cal = term.expect("tech@stopline> ", 30 * kS);
+        CHECK_TEXT(std::regex_search(cal, m, std::regex("sealed as record seq ([0-9]+)")),
+                   cal.c_str());
+        std::uint64_t calSeq = std::stoull(m[1]);
+        CHECK(cal.find("school_zone.cosine_angle_deg = 12.500 (was 12.00") != std::string::npos);
+
+        term.type("status\r");
+        std::string status = term.expect("tech@stopline> ");
+        CHECK_TEXT(status.find("enforcement") != std::string::npos &&
+                           status.find("spool:") != std::string::npos,
+                   status.c_str());
+        term.type("logout\r");
+        term.expect("logged out (by request)");
+
+        /* Both records reach the back-office and verify there. */
+        std::string last = "uploaded seq=" + std::to_string(std::max(forkSeq, calSeq)) + " ";
+        CHECK(daemon.waitForLog(last, 0, 60 * kS).has_value());
+        std::string log = daemon.log();
+        CHECK(log.find("security: console login failed for 'tech' (3 in a row)") !=
+              std::string::npos);
+        CHECK(log.find("security: console locked for 4 s") != std::string::npos);
+        CHECK(log.find("security: set red_light.grace_s = 0.4 by 'tech'") != std::string::npos);
+
+        std::optional<std::string> bytes = backoffice.record(setup.deviceId, forkSeq);
+        CHECK(bytes.has_value());
+        evidence::SealedRecord sealed;
+        evidence::Record rec;
+        CHECK(sealed.ParseFromString(*bytes) && rec.ParseFromString(sealed.record()));
+        CHECK(rec.has_self_check());
+        LONGS_EQUAL(evidence::SELF_CHECK_FORK, rec.self_check().kind());
+        DOUBLES_EQUAL(35.0, rec.self_check().reference_speed(), 1e-9);
+        bytes = backoffice.record(setup.deviceId, calSeq);
+        CHECK(bytes.has_value());
+        CHECK(sealed.ParseFromString(*bytes) && rec.ParseFromString(sealed.record()));
+        CHECK(rec.has_calibration());
+        STRCMP_EQUAL("tech", rec.calibration().technician().c_str());
+        STRCMP_EQUAL(rec.calibration().new_calibration_id().c_str(), rec.calibration_id().c_str());
+        if (getenv("STOPLINE_HIL_VERBOSE"))
+            std::printf("\n%s\n", term.transcript().c_str());
+    } catch (const std::exception &e) {
+        work.keep();
+        FAIL(e.what());
+    }
+    LONGS_EQUAL(0, daemon.stop());
+    std::string verify;
+    int rc = backoffice.verifyStore(&verify);
+    std::printf("\n%s", verify.c_str());
+    LONGS_EQUAL_TEXT(0, rc, verify.c_str());
+}
