@@ -11,6 +11,7 @@
 
 #include "backoffice/auth.h"
 #include "backoffice/http_server.h"
+#include "backoffice/registry/registry.h"
 #include "backoffice/server.h"
 #include "backoffice/store/store.h"
 #include "evidence/crypto.h"
@@ -169,6 +170,42 @@ int main(int argc, char **argv)
     serveCmd->add_option("--lease-minutes", leaseMinutes, "how long a claimed case stays reserved")
             ->check(CLI::Range(0.01, 1440.0));
     serveCmd->add_option("--server-id", config.serverId, "name put in receipts");
+    /* Issue 7: business rules, documents and quality control. */
+    double minReviewSeconds = config.work.minReviewMs / 1000.0;
+    std::string fineRed = "136.00", fineSchool = "234.00";
+    serveCmd->add_option("--plate-state", config.work.plateState,
+                         "state assumed for plate reads (two letters)");
+    serveCmd->add_option("--min-review-seconds", minReviewSeconds,
+                         "decisions faster than this are flagged and queued for a second review")
+            ->check(CLI::Range(0.0, 3600.0));
+    serveCmd->add_option("--second-review-percent", config.work.secondReviewPercent,
+                         "share of the other decisions queued for a second review")
+            ->check(CLI::Range(0.0, 100.0));
+    serveCmd->add_option("--fine-red-light", fineRed, "amount of a red-light citation (dollars)");
+    serveCmd->add_option("--fine-school-zone", fineSchool,
+                         "amount of a school-zone speed citation (dollars)");
+    serveCmd->add_option("--payment-days", config.work.rules.paymentDays,
+                         "days from mailing to pay or request a hearing")
+            ->check(CLI::Range(1, 365));
+    serveCmd->add_option("--portal-url", config.work.portalUrl,
+                         "where recipients view the clip, pay or request a hearing");
+    serveCmd->add_option("--agency-name", config.work.agencyName, "printed on documents");
+    serveCmd->add_option("--citation-prefix", config.work.citationPrefix,
+                         "prefix of citation numbers");
+
+    auto *importRegistry = app.add_subcommand(
+            "import-registry", "import vehicle registrations (owner lookup) from a CSV export");
+    loc.add(importRegistry);
+    std::string csvPath;
+    bool skipBad = false;
+    importRegistry
+            ->add_option("--csv", csvPath,
+                         "CSV with a header: plate, state, owner_name, owner_address, make, "
+                         "model, year, colour, ownership [, owner_phone, agency, "
+                         "agency_contact, department]")
+            ->required();
+    importRegistry->add_flag("--skip-bad", skipBad,
+                             "import the good rows even when some rows are bad");
 
     auto *enroll =
             app.add_subcommand("enroll-device", "enrol a device's public key and issue a token");
@@ -235,6 +272,22 @@ int main(int argc, char **argv)
         if (*serveCmd) {
             options.bodyLimit = maxBodyMiB * 1024 * 1024;
             config.leaseNs = static_cast<int64_t>(leaseMinutes * 60e9);
+            config.work.minReviewMs = static_cast<int64_t>(minReviewSeconds * 1000);
+            if (!validState(config.work.plateState))
+                throw std::runtime_error("--plate-state '" + config.work.plateState +
+                                         "' is not a two-letter code");
+            for (auto [text, cents] : {std::pair{&fineRed, &config.work.redLightFineCents},
+                                       std::pair{&fineSchool, &config.work.schoolZoneFineCents}}) {
+                double dollars = 0;
+                size_t used = 0;
+                try {
+                    dollars = std::stod(*text, &used);
+                } catch (...) {
+                }
+                if (used != text->size() || dollars <= 0 || dollars > 100000)
+                    throw std::runtime_error("fine '" + *text + "' is not an amount of dollars");
+                *cents = static_cast<int64_t>(dollars * 100 + 0.5);
+            }
             return serve(loc, options, config);
         }
         auto store = loc.open(1);
@@ -312,6 +365,38 @@ int main(int argc, char **argv)
                         {"admin-cli", "demo-user", std::string("user:") + p.user, p.role, "local"});
                 std::cout << "user " << p.user << " (" << p.role << ") password demo-password\n";
             }
+            return 0;
+        }
+        if (*importRegistry) {
+            std::string text = readFile(csvPath);
+            RegistryImport parsed = parseRegistryCsv(text, fs::path(csvPath).filename().string());
+            size_t shown = 0;
+            for (const CsvProblem &p : parsed.problems)
+                if (shown++ < 50)
+                    std::cerr << csvPath << ":" << p.line << ": " << p.message << "\n";
+            if (parsed.problems.size() > 50)
+                std::cerr << "... and " << parsed.problems.size() - 50 << " more problems\n";
+            if (!parsed.problems.empty() && (!skipBad || parsed.entries.empty())) {
+                std::cerr << "stopline-backoffice: nothing imported (" << parsed.problems.size()
+                          << " bad rows; fix them or give --skip-bad)\n";
+                return 1;
+            }
+            StoreRegistry registry(store.get());
+            size_t n = registry.import(parsed.entries);
+            store->appendAudit({"admin-cli", "import-registry", "registry",
+                                std::to_string(n) + " entries from " + csvPath +
+                                        (parsed.problems.empty()
+                                                 ? ""
+                                                 : ", " + std::to_string(parsed.problems.size()) +
+                                                           " bad rows skipped"),
+                                "local"});
+            std::cout << "imported " << n << " registrations from " << csvPath << " (registry now "
+                      << registry.count() << ")"
+                      << (parsed.problems.empty()
+                                  ? ""
+                                  : "; skipped " + std::to_string(parsed.problems.size()) +
+                                            " bad rows")
+                      << "\n";
             return 0;
         }
         if (*verifyStore) {

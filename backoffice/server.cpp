@@ -136,19 +136,16 @@ json alarmJson(const Alarm &a)
 
 } /* namespace */
 
-struct BackofficeApp::Context
-{
-    const HttpRequest &req;
-    Principal who;
-    std::map<std::string, std::string> params;
-};
-
 const std::vector<BackofficeApp::Entry> &BackofficeApp::entries()
 {
     constexpr unsigned kReviewers = kReviewer | kSupervisor;
     constexpr unsigned kSupervisors = kSupervisor | kSupervisorUnsigned;
     constexpr unsigned kOverview = kReviewerUnsigned | kReviewer | kSupervisors;
     constexpr unsigned kOps = kTechnician | kSupervisors | kAdmin;
+    /* Issue 7: the technician's and the Lieutenant's work after the review. */
+    constexpr unsigned kWork = kTechnician | kSupervisors;
+    constexpr unsigned kWorkView = kWork | kReviewer;
+    constexpr unsigned kOfficers = kWork | kReviewer | kReviewerUnsigned;
     static const std::vector<Entry> table = {
             {{"GET", "/", kEveryone, "reviewer web UI (HTML)"}, &BackofficeApp::index},
             {{"GET", "/assets/{name}", kEveryone, "web UI assets"}, &BackofficeApp::asset},
@@ -185,7 +182,8 @@ const std::vector<BackofficeApp::Entry> &BackofficeApp::entries()
             {{"GET", "/api/v1/cases/{id}/approval", kReviewers | kSupervisors,
               "server-signed approval"},
              &BackofficeApp::approval},
-            {{"GET", "/api/v1/media/{sha256}", kReviewers | kSupervisors, "image by SHA-256"},
+            {{"GET", "/api/v1/media/{sha256}", kReviewers | kSupervisors | kTechnician,
+              "image by SHA-256"},
              &BackofficeApp::media},
             {{"GET", "/api/v1/records/{device}/{seq}", kSupervisors | kTechnician | kAdmin,
               "exact stored SealedRecord bytes"},
@@ -203,6 +201,72 @@ const std::vector<BackofficeApp::Entry> &BackofficeApp::entries()
             {{"GET", "/api/v1/users", kAdmin, "user list"}, &BackofficeApp::users},
             {{"POST", "/api/v1/users/{username}/authorize", kAdmin, "authorize a reviewer"},
              &BackofficeApp::authorizeUser},
+            {{"GET", "/api/v1/registry", kWorkView, "owner lookup (?plate=&state= or ?q=)"},
+             &BackofficeApp::registryLookup},
+            {{"POST", "/api/v1/cases/{id}/vehicle", kWork | kReviewer,
+              "correct the plate and state of a case"},
+             &BackofficeApp::setVehicle},
+            {{"POST", "/api/v1/cases/{id}/route", kWork,
+              "route an approved case through the rule table (after owner research)"},
+             &BackofficeApp::routeCase},
+            {{"GET", "/api/v1/files/{id}", kWorkView, "case file: tasks, documents, money, contacts"},
+             &BackofficeApp::caseFile},
+            {{"POST", "/api/v1/cases/{id}/declaration", kWork,
+              "registered owner names the driver or swears they were not driving"},
+             &BackofficeApp::ownerDeclaration},
+            {{"POST", "/api/v1/cases/{id}/rental-answer", kWork,
+              "rental business names the renter"},
+             &BackofficeApp::rentalAnswer},
+            {{"POST", "/api/v1/cases/{id}/rental-lapse", kWork,
+              "rental window over: citation to the business"},
+             &BackofficeApp::rentalLapse},
+            {{"POST", "/api/v1/cases/{id}/department", kReviewer | kSupervisors,
+              "Fleet Manager identified the City department"},
+             &BackofficeApp::department},
+            {{"POST", "/api/v1/cases/{id}/referral", kWork,
+              "record of referral (date, person contacted, disposition)"},
+             &BackofficeApp::referral},
+            {{"POST", "/api/v1/cases/{id}/ops-finding", kSupervisors,
+              "Office of Professional Standards finding"},
+             &BackofficeApp::opsFinding},
+            {{"POST", "/api/v1/reports", kSupervisors,
+              "supervisor's report (unmarked vehicle) or off-duty compelling-reason report"},
+             &BackofficeApp::employeeReport},
+            {{"GET", "/api/v1/tasks", kWorkView, "tasks by owning role"}, &BackofficeApp::taskList},
+            {{"POST", "/api/v1/tasks/{id}/done", kWork, "close a task with a note"},
+             &BackofficeApp::taskDone},
+            {{"GET", "/api/v1/mailing", kWork, "documents waiting to be mailed"},
+             &BackofficeApp::mailQueue},
+            {{"GET", "/api/v1/mailing/batch.pdf", kWork, "one PDF of the documents to mail"},
+             &BackofficeApp::mailBatch},
+            {{"POST", "/api/v1/mailing/mailed", kWork, "mark documents mailed"},
+             &BackofficeApp::markMailed},
+            {{"GET", "/api/v1/citations/{id}/pdf", kWorkView, "a citation or notice as PDF"},
+             &BackofficeApp::citationPdf},
+            {{"POST", "/api/v1/cases/{id}/payments", kWork, "record a payment"},
+             &BackofficeApp::payment},
+            {{"POST", "/api/v1/cases/{id}/contacts", kWork, "log a call, letter or visit"},
+             &BackofficeApp::contact},
+            {{"POST", "/api/v1/cases/{id}/contact-info", kWork,
+              "current contact information of the responsible party"},
+             &BackofficeApp::contactInfo},
+            {{"GET", "/api/v1/overdue", kWork, "unpaid past the due date"},
+             &BackofficeApp::overdue},
+            {{"GET", "/api/v1/summons.csv", kOfficers, "summons-service report (CSV)"},
+             &BackofficeApp::summonsCsv},
+            {{"GET", "/api/v1/summons.pdf", kOfficers, "summons-service report (PDF)"},
+             &BackofficeApp::summonsPdf},
+            {{"GET", "/api/v1/search", kWorkView, "search by case, citation, plate or name"},
+             &BackofficeApp::search},
+            {{"GET", "/api/v1/cases/{id}/court-packet", kWork, "court packet (ZIP)"},
+             &BackofficeApp::courtPacket},
+            {{"GET", "/api/v1/quality", kSupervisors, "second reviews and rubber-stamp flags"},
+             &BackofficeApp::quality},
+            {{"POST", "/api/v1/cases/{id}/second-review", kSupervisor,
+              "a supervisor's second review of a decision"},
+             &BackofficeApp::secondReview},
+            {{"GET", "/api/v1/stats", kWork | kAdmin, "statistics for the charts"},
+             &BackofficeApp::statistics},
     };
     return table;
 }
@@ -246,7 +310,8 @@ bool matchRoute(const std::string &pattern, const std::string &path,
 
 BackofficeApp::BackofficeApp(Store *store, const SigningKey *serverKey, AppConfig config)
     : store_(store), serverKey_(serverKey), config_(std::move(config)),
-      ingest_(store, serverKey, config_.serverId)
+      ingest_(store, serverKey, config_.serverId), registry_(store),
+      work_(store, &registry_, config_.work)
 {}
 
 HttpResponse BackofficeApp::authenticate(const HttpRequest &req, Principal *who)
@@ -563,6 +628,7 @@ HttpResponse BackofficeApp::getCase(Context &ctx)
         verification.push_back("ok");
     json j = caseJson(*c, *rec, verification);
     j["verified"] = check.ok();
+    j["vehicle"] = work_.vehicle(*c); /* registry data beside the plate crop */
     j["mine"] = c->leaseOwner == ctx.who.name && c->leaseExpiresNs > store_->now();
     audit(ctx, "view", "case:" + std::to_string(id));
     return jsonResponse(200, j);
@@ -621,6 +687,9 @@ HttpResponse BackofficeApp::decide(Context &ctx)
     if (!checklist.is_object())
         return error(400, "'checklist' must be an object of item: true/false");
     std::string reason = body.value("reason", ""), note = body.value("note", "");
+    json facts = body.value("facts", json::object()); /* police vehicles: emergency lights */
+    if (!facts.is_object())
+        return error(400, "'facts' must be an object {\"emergency_lights\": true|false}");
 
     auto c = store_->caseInfo(id);
     if (!c)
@@ -649,6 +718,9 @@ HttpResponse BackofficeApp::decide(Context &ctx)
                 return error(422,
                              "cannot approve: checklist item \"" + it.label + "\" not confirmed");
         }
+        std::string missing = work_.missingFacts(*c, facts);
+        if (!missing.empty())
+            return error(422, "cannot approve: " + missing);
         d.decision = "approved";
         d.approval = approvalStatement(*c, *rec, me, d.decidedNs, checklist);
         d.approvalSignature = serverKey_->sign(kApprovalDomain, d.approval);
@@ -675,6 +747,8 @@ HttpResponse BackofficeApp::decide(Context &ctx)
             d, {me.username, "decide", "case:" + std::to_string(id), detail, ctx.req.remoteIp});
     if (st != DecideStatus::Ok)
         return error(st == DecideStatus::NotFound ? 404 : 409, decideStatusText(st));
+    /* Second-review sampling and, for an approval, the business rules (issue 7). */
+    work_.afterDecision(id, facts, {me.username, ctx.req.remoteIp});
     json out{{"status", d.decision}, {"case_id", id}, {"time_on_case_ms", d.timeOnCaseMs}};
     if (!d.approval.empty())
         out["approval"] = {{"statement", d.approval},

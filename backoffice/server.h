@@ -7,7 +7,9 @@
 
 #include "backoffice/http_server.h"
 #include "backoffice/ingest.h"
+#include "backoffice/registry/registry.h"
 #include "backoffice/store/store.h"
+#include "backoffice/workflows/casework.h"
 #include "evidence/keys.h"
 
 namespace stopline::backoffice {
@@ -50,6 +52,7 @@ struct AppConfig
     std::string serverId = "stopline-backoffice";
     int64_t leaseNs = 15LL * 60 * 1'000'000'000;     /* a case stays reserved this long */
     int64_t sessionNs = 12LL * 3600 * 1'000'000'000; /* one shift */
+    WorkConfig work;                                 /* business rules and workflows */
 };
 
 /* The back-office's HTTP application: authentication (session cookie, device token,
@@ -74,7 +77,12 @@ public:
     };
 
 private:
-    struct Context;
+    struct Context
+    {
+        const HttpRequest &req;
+        Principal who;
+        std::map<std::string, std::string> params;
+    };
     using Handler = HttpResponse (BackofficeApp::*)(Context &);
 
     HttpResponse authenticate(const HttpRequest &req, Principal *who);
@@ -110,6 +118,37 @@ private:
     HttpResponse users(Context &);
     HttpResponse authorizeUser(Context &);
 
+    /* Issue 7 (server_work.cpp): registry, rule steps, documents, payments, contacts,
+     * reports, quality and statistics. */
+    HttpResponse registryLookup(Context &);
+    HttpResponse setVehicle(Context &);
+    HttpResponse routeCase(Context &);
+    HttpResponse caseFile(Context &);
+    HttpResponse ownerDeclaration(Context &);
+    HttpResponse rentalAnswer(Context &);
+    HttpResponse rentalLapse(Context &);
+    HttpResponse department(Context &);
+    HttpResponse referral(Context &);
+    HttpResponse opsFinding(Context &);
+    HttpResponse employeeReport(Context &);
+    HttpResponse taskList(Context &);
+    HttpResponse taskDone(Context &);
+    HttpResponse mailQueue(Context &);
+    HttpResponse mailBatch(Context &);
+    HttpResponse markMailed(Context &);
+    HttpResponse citationPdf(Context &);
+    HttpResponse payment(Context &);
+    HttpResponse contact(Context &);
+    HttpResponse contactInfo(Context &);
+    HttpResponse overdue(Context &);
+    HttpResponse summonsCsv(Context &);
+    HttpResponse summonsPdf(Context &);
+    HttpResponse search(Context &);
+    HttpResponse courtPacket(Context &);
+    HttpResponse quality(Context &);
+    HttpResponse secondReview(Context &);
+    HttpResponse statistics(Context &);
+
     struct Entry
     {
         RouteSpec spec;
@@ -123,6 +162,8 @@ private:
     const evidence::SigningKey *serverKey_;
     AppConfig config_;
     Ingest ingest_;
+    StoreRegistry registry_;
+    CaseWork work_;
 };
 
 } /* namespace stopline::backoffice */

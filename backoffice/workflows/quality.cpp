@@ -24,6 +24,20 @@ int64_t median(std::vector<int64_t> v)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+const char *selfCheckKind(evidence::SelfCheckKind k)
+{
+    switch (k) {
+    case evidence::SELF_CHECK_POWER_ON:
+        return "power_on";
+    case evidence::SELF_CHECK_PERIODIC:
+        return "periodic";
+    case evidence::SELF_CHECK_FORK:
+        return "tuning_fork";
+    default:
+        return "unspecified";
+    }
+}
+
 int localHour(int64_t ns)
 {
     std::time_t t = static_cast<std::time_t>(ns / kSecond);
@@ -283,9 +297,9 @@ json CaseWork::statistics(int days)
             first = first ? std::min(first, at) : at;
             hoursSeen.push_back(at / (3600 * kSecond));
             auto ok = [&](const char *k) {
-                return hb.is_object() && hb.value(k, json::object()).is_object()
-                               ? hb[k].value("ok", json(nullptr))
-                               : json(nullptr);
+                if (!hb.is_object() || !hb.contains(k) || !hb[k].is_object())
+                    return json(nullptr);
+                return hb[k].value("ok", json(nullptr));
             };
             beats.push_back({{"at_utc", isoUtc(at)},
                              {"uptime_s",
@@ -315,7 +329,7 @@ json CaseWork::statistics(int days)
             passed += sc.passed();
             checks.push_back({{"at_utc", isoUtc(sc.at().utc_ns() ? sc.at().utc_ns()
                                                                  : rec.created().utc_ns())},
-                              {"kind", evidence::SelfCheckKind_Name(sc.kind())},
+                              {"kind", selfCheckKind(sc.kind())},
                               {"passed", sc.passed()},
                               {"failed", failed}});
         }

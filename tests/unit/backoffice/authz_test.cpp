@@ -49,7 +49,8 @@ const std::map<std::string, std::set<std::string>> kExpected = {
         {"POST /api/v1/cases/{id}/clip-viewed", {"reviewer", "supervisor"}},
         {"POST /api/v1/cases/{id}/decision", {"reviewer", "supervisor"}},
         {"GET /api/v1/cases/{id}/approval", {"reviewer", "supervisor"}},
-        {"GET /api/v1/media/{sha256}", {"reviewer", "supervisor"}},
+        /* The technician researches vehicles from the photos (issue 7). */
+        {"GET /api/v1/media/{sha256}", {"technician", "reviewer", "supervisor"}},
         {"GET /api/v1/records/{device}/{seq}", {"technician", "supervisor", "admin"}},
         {"GET /api/v1/devices", {"technician", "supervisor", "admin"}},
         {"GET /api/v1/alarms", {"technician", "supervisor", "admin"}},
@@ -58,6 +59,39 @@ const std::map<std::string, std::set<std::string>> kExpected = {
         {"GET /api/v1/audit/verify", {"supervisor", "admin"}},
         {"GET /api/v1/users", {"admin"}},
         {"POST /api/v1/users/{username}/authorize", {"admin"}},
+        /* Issue 7. Owner data: the people who research and review vehicles. */
+        {"GET /api/v1/registry", {"technician", "reviewer", "supervisor"}},
+        {"POST /api/v1/cases/{id}/vehicle", {"technician", "reviewer", "supervisor"}},
+        {"GET /api/v1/search", {"technician", "reviewer", "supervisor"}},
+        {"GET /api/v1/files/{id}", {"technician", "reviewer", "supervisor"}},
+        {"GET /api/v1/tasks", {"technician", "reviewer", "supervisor"}},
+        {"GET /api/v1/citations/{id}/pdf", {"technician", "reviewer", "supervisor"}},
+        /* The technician's daily work (the Lieutenant may do it too). */
+        {"POST /api/v1/cases/{id}/route", {"technician", "supervisor"}},
+        {"POST /api/v1/cases/{id}/declaration", {"technician", "supervisor"}},
+        {"POST /api/v1/cases/{id}/rental-answer", {"technician", "supervisor"}},
+        {"POST /api/v1/cases/{id}/rental-lapse", {"technician", "supervisor"}},
+        {"POST /api/v1/cases/{id}/referral", {"technician", "supervisor"}},
+        {"POST /api/v1/tasks/{id}/done", {"technician", "supervisor"}},
+        {"GET /api/v1/mailing", {"technician", "supervisor"}},
+        {"GET /api/v1/mailing/batch.pdf", {"technician", "supervisor"}},
+        {"POST /api/v1/mailing/mailed", {"technician", "supervisor"}},
+        {"POST /api/v1/cases/{id}/payments", {"technician", "supervisor"}},
+        {"POST /api/v1/cases/{id}/contacts", {"technician", "supervisor"}},
+        {"POST /api/v1/cases/{id}/contact-info", {"technician", "supervisor"}},
+        {"GET /api/v1/overdue", {"technician", "supervisor"}},
+        {"GET /api/v1/cases/{id}/court-packet", {"technician", "supervisor"}},
+        /* Officers who serve summons need the report, review clearance or not. */
+        {"GET /api/v1/summons.csv", {"technician", "reviewer-nosig", "reviewer", "supervisor"}},
+        {"GET /api/v1/summons.pdf", {"technician", "reviewer-nosig", "reviewer", "supervisor"}},
+        /* The reviewing officer identifies a City department (Fleet Manager). */
+        {"POST /api/v1/cases/{id}/department", {"reviewer", "supervisor"}},
+        /* Professional Standards, supervisors' reports, second reviews: supervisors. */
+        {"POST /api/v1/cases/{id}/ops-finding", {"supervisor"}},
+        {"POST /api/v1/reports", {"supervisor"}},
+        {"GET /api/v1/quality", {"supervisor"}},
+        {"POST /api/v1/cases/{id}/second-review", {"supervisor"}},
+        {"GET /api/v1/stats", {"technician", "supervisor", "admin"}},
 };
 
 struct Server
