@@ -1,15 +1,19 @@
 # `cpack -G DEB` in the build folder makes stopline_<version>_<arch>.deb with the
-# binaries, the systemd unit and the example configurations.
+# binaries, the systemd unit and the example configurations (every install() rule of the
+# tree; tests/unit/daemon/package_test.sh checks what lands where). Installed under /usr,
+# where the unit expects /usr/bin/stoplined.
 set(CPACK_PACKAGE_NAME stopline)
 set(CPACK_PACKAGE_VENDOR "stopline")
 set(CPACK_PACKAGE_CONTACT "stopline maintainers <maintainers@stopline.invalid>")
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_PACKAGE_SECTION misc)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 # Library dependencies are computed from the binaries by dpkg-shlibdeps.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "systemd")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     "${PROJECT_SOURCE_DIR}/firmware/debian/postinst;${PROJECT_SOURCE_DIR}/firmware/debian/prerm")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
