@@ -9,7 +9,9 @@
 # violation was missed or anything failed to verify.
 #
 # Environment: STOPLINE_BUILD (build folder, default build), STOPLINE_DEMO_PORT (default
-# 8765, another free one is taken when busy), STOPLINE_DEMO_KEEP=1 (keep the work folder).
+# 8765, another free one is taken when busy), STOPLINE_DEMO_KEEP=1 (keep the work folder),
+# STOPLINE_DEMO_THEN (a command run after the summary while the back-office still serves,
+# with STOPLINE_DEMO_URL set; its failure fails the demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -186,6 +188,11 @@ status=0
 [ "$verify_status" -eq 0 ] || { cat "$work/verify.txt" >&2; status=1; }
 [ "$store_status" -eq 0 ] || { cat "$work/verify-store.txt" >&2; status=1; }
 [ "$ui" = ok ] || { echo "demo: the reviewer page is not served" >&2; status=1; }
+
+# A check to run against the live back-office (the demo's browser test), with the URL.
+if [ -n "${STOPLINE_DEMO_THEN:-}" ] && [ "$status" -eq 0 ]; then
+  STOPLINE_DEMO_URL=$url bash -c "$STOPLINE_DEMO_THEN" || status=$?
+fi
 
 if [ -t 1 ] && [ "$status" -eq 0 ]; then
   echo
