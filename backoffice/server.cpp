@@ -209,7 +209,8 @@ const std::vector<BackofficeApp::Entry> &BackofficeApp::entries()
             {{"POST", "/api/v1/cases/{id}/route", kWork,
               "route an approved case through the rule table (after owner research)"},
              &BackofficeApp::routeCase},
-            {{"GET", "/api/v1/files/{id}", kWorkView, "case file: tasks, documents, money, contacts"},
+            {{"GET", "/api/v1/files/{id}", kWorkView,
+              "case file: tasks, documents, money, contacts"},
              &BackofficeApp::caseFile},
             {{"POST", "/api/v1/cases/{id}/declaration", kWork,
               "registered owner names the driver or swears they were not driving"},
@@ -629,6 +630,21 @@ HttpResponse BackofficeApp::getCase(Context &ctx)
     json j = caseJson(*c, *rec, verification);
     j["verified"] = check.ok();
     j["vehicle"] = work_.vehicle(*c); /* registry data beside the plate crop */
+    /* "Plate matches citation information, i.e. make, model and year": say what the
+     * registry has, so the officer compares the photo with it. */
+    for (json &item : j["checklist"])
+        if (item.value("key", "") == "plate_matches") {
+            const json &reg = j["vehicle"]["registry"];
+            item["evidence"] =
+                    reg.is_object() ? "registry for " + j["vehicle"].value("plate", "") + " " +
+                                              j["vehicle"].value("state", "") + ": " +
+                                              std::to_string(reg.value("year", 0)) + " " +
+                                              reg.value("make", "") + " " + reg.value("model", "") +
+                                              ", " + reg.value("colour", "")
+                                    : "no registry entry for " + j["vehicle"].value("plate", "") +
+                                              " " + j["vehicle"].value("state", "") +
+                                              ": correct the plate or leave it to owner research";
+        }
     j["mine"] = c->leaseOwner == ctx.who.name && c->leaseExpiresNs > store_->now();
     audit(ctx, "view", "case:" + std::to_string(id));
     return jsonResponse(200, j);

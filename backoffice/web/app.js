@@ -91,6 +91,7 @@ async function loadSession() {
   $('#nav-queue').hidden = !(r === 'reviewer' || r === 'supervisor');
   $('#nav-audit').hidden = !(r === 'supervisor' || r === 'admin');
   $('#nav-devices').hidden = !(r === 'technician' || r === 'supervisor' || r === 'admin');
+  workNav(r);
 }
 
 /* ---------- queue overview ---------- */
@@ -322,9 +323,11 @@ async function decide(kind) {
   if (kind === 'approve') {
     const missing = c.checklist.filter((it) => !checklist[it.key]);
     if (missing.length) { say('Confirm every checklist item before approving: ' + missing.map((m) => m.label).join('; '), 'error'); return; }
+    if (c.vehicle && c.vehicle.needs_lights && (state.lights === null || state.lights === undefined)) { say('A police vehicle: say whether its emergency lights were activated (L).', 'error'); return; }
   } else if (!state.reason) { say('Pick a rejection reason (1–9, 0, -).', 'error'); return; }
+  const facts = c.vehicle && c.vehicle.needs_lights && kind === 'approve' ? { emergency_lights: state.lights } : {};
   try {
-    await api('POST', '/api/v1/cases/' + c.id + '/decision', { version: c.version, decision: kind, reason: state.reason, note: ($('#note') || {}).value || '', checklist });
+    await api('POST', '/api/v1/cases/' + c.id + '/decision', { version: c.version, decision: kind, reason: state.reason, note: ($('#note') || {}).value || '', checklist, facts });
     say((kind === 'approve' ? 'Approved' : 'Rejected') + ' case ' + c.id + '. Opening the next one…', 'ok');
     state.rejectOpen = false; state.reason = '';
     await nextCase();
@@ -334,7 +337,7 @@ async function decide(kind) {
 async function showCase(id) {
   if (state.clipTimer) { clearInterval(state.clipTimer); state.clipTimer = null; }
   if (state.leaseTimer) { clearInterval(state.leaseTimer); state.leaseTimer = null; }
-  state.toggleClip = null; state.clipViewed = false; state.rejectOpen = false; state.reason = '';
+  state.toggleClip = null; state.clipViewed = false; state.rejectOpen = false; state.reason = ''; state.lights = null;
   const c = await api('GET', '/api/v1/cases/' + id);
   state.current = c;
   state.openedAt = Date.now();
@@ -359,7 +362,7 @@ async function showCase(id) {
       h('div', {},
         h('section', { class: 'panel', 'aria-label': 'Photos' },
           h('div', { class: 'shots' }, shot(f.a, 'A-shot (at the stop line)', 'a-shot'), shot(f.b, 'B-shot (in the intersection)', 'b-shot')),
-          h('div', { class: 'platerow' }, plate, clipPlayer(c))),
+          h('div', { class: 'platerow' }, h('div', {}, plate, vehiclePanel(c)), clipPlayer(c))),
         h('section', { class: 'panel charts', 'aria-label': 'Charts' }, h('h2', {}, 'Signal timeline'), timelineChart(c), h('h2', {}, 'Speed'), speedChart(c))),
       h('div', {}, checklistPanel(c, c.mine && !c.decision), decisionPanel(c),
         h('p', { class: 'keyhint' }, 'Record ', c.record_id, ' · hash ', c.record_hash.slice(0, 16), '… · key ', c.key_id))));
@@ -406,9 +409,10 @@ async function route() {
     if ((m = hash.match(/^#\/case\/(\d+)/))) await showCase(Number(m[1]));
     else if (hash.startsWith('#/audit')) { $('#nav-audit').setAttribute('aria-current', 'page'); await showAudit(); }
     else if (hash.startsWith('#/devices')) { $('#nav-devices').setAttribute('aria-current', 'page'); await showDevices(); }
+    else if (await workRoute(hash)) { /* issue 7 pages (work.js) */ }
     else {
       const r = state.user.role;
-      if (r === 'technician' || r === 'admin') { location.hash = r === 'admin' ? '#/audit' : '#/devices'; return; }
+      if (r === 'technician' || r === 'admin') { location.hash = r === 'admin' ? '#/audit' : '#/work'; return; }
       $('#nav-queue').setAttribute('aria-current', 'page'); await showQueue();
     }
   } catch (e) { if (state.user) say(e.message, 'error'); }
@@ -430,7 +434,9 @@ document.addEventListener('keydown', (e) => {
   if (k === '?') { toggleLegend(); e.preventDefault(); return; }
   if (k === 'q') { location.hash = '#/queue'; return; }
   if (k === 'n' && state.user.may_review) { e.preventDefault(); nextCase(); return; }
+  if (workKey(e, k)) return;
   if (!onCase) return;
+  if (k === 'l') { toggleLights(); return; }
   if (k === 'p') { previousCase(); return; }
   if (k === 'z') { const f = state.current.frames.plate; if ($('#zoom')) closeZoom(); else if (f) zoom(media(f), 'Licence plate'); return; }
   if (k === 'v') { toggleClip(); return; }
@@ -453,5 +459,6 @@ window.addEventListener('hashchange', route);
 window.addEventListener('DOMContentLoaded', () => {
   $('#logout').addEventListener('click', async () => { try { await api('POST', '/api/v1/logout'); } catch (e) { /* already out */ } state.user = null; state.history = []; say(''); showLogin('Logged out.'); });
   $('#legend-button').addEventListener('click', () => toggleLegend());
+  $('#search-form').addEventListener('submit', (e) => { e.preventDefault(); const q = $('#search').value.trim(); if (q) location.hash = '#/search?q=' + encodeURIComponent(q); });
   route();
 });

@@ -1274,7 +1274,7 @@ json CaseWork::caseFile(int64_t caseId)
             actions.push_back("route");
         if (stage == "review" || stage == "owner_unknown")
             actions.push_back("set_vehicle");
-        if (stage == "citation_owner" && owned && own == Ownership::Private)
+        if (stage == "citation_owner" && owned && own == Ownership::Private && f->outcome != "paid")
             actions.push_back("declaration");
         if (stage == "rental_window") {
             actions.push_back("rental_answer");

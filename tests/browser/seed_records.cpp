@@ -218,6 +218,9 @@ int main(int argc, char **argv)
     app.add_option("--host", host);
     app.add_option("--port", port)->required();
     app.add_option("--token", token, "device upload token (enroll-device)")->required();
+    unsigned daysAgo = 0;
+    app.add_option("--days-ago", daysAgo,
+                   "date the violations this many days back (tests of payment deadlines)");
     CLI11_PARSE(app, argc, argv);
     try {
         auto key = SigningKey::loadFile(keyFile);
@@ -228,7 +231,7 @@ int main(int argc, char **argv)
         int64_t utc = std::chrono::duration_cast<std::chrono::nanoseconds>(
                               std::chrono::system_clock::now().time_since_epoch())
                               .count() -
-                      int64_t{count + 1} * 60'000'000'000;
+                      int64_t{count + 1} * 60'000'000'000 - int64_t{daysAgo} * 86'400'000'000'000;
         int64_t mono = 5'000'000'000'000;
         Record genesis = makeGenesis(*key, "SN-" + device);
         instant(genesis.mutable_created(), utc, mono);
