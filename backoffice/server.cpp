@@ -315,6 +315,16 @@ BackofficeApp::BackofficeApp(Store *store, const SigningKey *serverKey, AppConfi
       work_(store, &registry_, config_.work)
 {}
 
+namespace {
+/* authenticate()'s "no refusal": status 0 tells the caller to go on. */
+HttpResponse proceed()
+{
+    HttpResponse r;
+    r.status = 0;
+    return r;
+}
+} /* namespace */
+
 HttpResponse BackofficeApp::authenticate(const HttpRequest &req, Principal *who)
 {
     std::string auth = req.header("authorization");
@@ -324,7 +334,7 @@ HttpResponse BackofficeApp::authenticate(const HttpRequest &req, Principal *who)
             return error(401, "unknown device token");
         who->grant = kDevice;
         who->name = *device;
-        return {0};
+        return proceed();
     }
     if (!req.clientCertName.empty()) {
         if (!store_->device(req.clientCertName))
@@ -332,23 +342,23 @@ HttpResponse BackofficeApp::authenticate(const HttpRequest &req, Principal *who)
                                       ", which is not enrolled");
         who->grant = kDevice;
         who->name = req.clientCertName;
-        return {0};
+        return proceed();
     }
     std::string token = req.cookie(kSessionCookie);
     if (token.empty())
-        return {0};
+        return proceed();
     auto session = store_->session(hexSha256(token));
     if (!session || session->expiresNs <= store_->now())
-        return {0}; /* treated as anonymous: the UI shows the login */
+        return proceed(); /* treated as anonymous: the UI shows the login */
     auto user = store_->userById(session->userId);
     if (!user || user->disabled)
-        return {0};
+        return proceed();
     who->grant = grantFor(*user);
     who->name = user->username;
     who->user = *user;
     who->session = *session;
     who->viaSession = true;
-    return {0};
+    return proceed();
 }
 
 HttpResponse BackofficeApp::handle(const HttpRequest &req)

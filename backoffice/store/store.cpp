@@ -184,8 +184,9 @@ CREATE TABLE audit (
 CREATE INDEX cases_lease_owner ON cases(lease_owner, status);
 CREATE INDEX audit_target ON audit(target, seq);
 )SQL"},
-        {3, "issue 7: registry, case files, tasks, referrals, citations, payments, contacts, "
-            "employee reports, reimbursements, second reviews, statistics cache",
+        {3,
+         "issue 7: registry, case files, tasks, referrals, citations, payments, contacts, "
+         "employee reports, reimbursements, second reviews, statistics cache",
          R"SQL(
 CREATE TABLE registry_vehicles (
   plate TEXT NOT NULL,

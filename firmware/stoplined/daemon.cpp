@@ -179,6 +179,13 @@ Daemon::Daemon(std::unique_ptr<LoadedConfig> config, Logger *log)
 Daemon::~Daemon()
 {
     /* Devices first: their handlers point into the daemon. */
+    stopDevices();
+    if (workers_)
+        workers_->join();
+}
+
+void Daemon::stopDevices()
+{
     if (camera_)
         camera_->stop();
     if (gpio_)
@@ -189,8 +196,6 @@ Daemon::~Daemon()
         consolePort_->close();
     if (uploader_)
         uploader_->stop();
-    if (workers_)
-        workers_->join();
 }
 
 /* ---- start-up ---------------------------------------------------------------------- */
@@ -1114,16 +1119,7 @@ void Daemon::beginStop(const std::string &why)
 
 void Daemon::finishStop()
 {
-    if (camera_)
-        camera_->stop();
-    if (gpio_)
-        gpio_->stop();
-    if (radarPort_)
-        radarPort_->close();
-    if (consolePort_)
-        consolePort_->close();
-    if (uploader_)
-        uploader_->stop();
+    stopDevices();
     if (recordsClient_)
         recordsClient_->close();
     if (controlClient_)

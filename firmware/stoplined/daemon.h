@@ -118,6 +118,8 @@ private:
     /* stop */
     void beginStop(const std::string &why);
     void finishStop();
+    /* Stops the devices and the uploader; their handlers point into the daemon. */
+    void stopDevices();
 
     std::unique_ptr<LoadedConfig> loaded_;
     Logger *log_;

@@ -4,13 +4,23 @@
  * failures (even the right password is refused while locked), an invalid `set` rejected
  * with a message naming the key and the range, a valid one saved to the overrides file,
  * and a fork test and a radar-angle calibration that appear in the back-office as
- * sealed records of the chain that verify. */
+ * sealed records of the chain that verify. The same run checks what systemd sees: the
+ * sd_notify messages (READY, WATCHDOG from the event loop, STATUS, STOPPING) on a fake
+ * NOTIFY_SOCKET, journald priority prefixes when stderr is the journal's stream, and
+ * SIGHUP re-reading the file (a broken file refused, the daemon running on). */
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <fcntl.h>
+#include <fstream>
+#include <mutex>
 #include <poll.h>
 #include <pty.h>
 #include <regex>
 #include <string>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <thread>
 #include <unistd.h>
 
@@ -80,6 +90,57 @@ private:
     std::size_t cursor_ = 0;
 };
 
+/* systemd's end of NOTIFY_SOCKET: a datagram socket read all the time (as systemd
+ * does: a sender blocks once a few datagrams wait unread). */
+class NotifySocket
+{
+public:
+    explicit NotifySocket(const fs::path &path)
+    {
+        fd_ = ::socket(AF_UNIX, SOCK_DGRAM, 0);
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        std::snprintf(a.sun_path, sizeof a.sun_path, "%s", path.c_str());
+        if (::bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0)
+            throw std::runtime_error("cannot bind " + path.string());
+        reader_ = std::thread([this] {
+            while (!done_) {
+                pollfd p{fd_, POLLIN, 0};
+                if (::poll(&p, 1, 100) <= 0)
+                    continue;
+                char buf[4096];
+                ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+                if (n > 0) {
+                    std::lock_guard<std::mutex> guard(lock_);
+                    messages_.emplace_back(buf, static_cast<std::size_t>(n));
+                }
+            }
+        });
+    }
+    ~NotifySocket()
+    {
+        done_ = true;
+        reader_.join();
+        ::close(fd_);
+    }
+    /* Messages that contain `assignment` as one of their lines' start. */
+    std::size_t count(const std::string &assignment)
+    {
+        std::lock_guard<std::mutex> guard(lock_);
+        std::size_t n = 0;
+        for (const std::string &m : messages_)
+            n += m.rfind(assignment, 0) == 0 || m.find("\n" + assignment) != std::string::npos;
+        return n;
+    }
+
+private:
+    int fd_ = -1;
+    std::atomic<bool> done_{false};
+    std::thread reader_;
+    std::mutex lock_;
+    std::vector<std::string> messages_;
+};
+
 } /* namespace */
 
 TEST_GROUP(DaemonConsoleHil){};
@@ -110,7 +171,16 @@ TEST(DaemonConsoleHil, LoginLockoutSetAndSealedForkTestOverAPty)
     SimProcess sim("demo.toml", {"--wait-for", "gpio,camera,radar", "--wait-timeout", "60",
                                  "--start-delay", "1"});
     setup.wires = sim.wires();
-    Stoplined daemon(writeDaemonConfig(setup), work.path() / "stoplined.log");
+    fs::path config = writeDaemonConfig(setup);
+    Stoplined daemon(config, work.path() / "stoplined.log");
+    NotifySocket notify(work.path() / "notify.sock");
+    std::ofstream(work.path() / "stoplined.log").close();
+    struct stat logStat;
+    ::stat((work.path() / "stoplined.log").c_str(), &logStat);
+    daemon.env = {"NOTIFY_SOCKET=" + (work.path() / "notify.sock").string(),
+                  "WATCHDOG_USEC=1000000",
+                  "JOURNAL_STREAM=" + std::to_string(logStat.st_dev) + ":" +
+                          std::to_string(logStat.st_ino)};
     daemon.start();
 
     try {
@@ -182,6 +252,33 @@ TEST(DaemonConsoleHil, LoginLockoutSetAndSealedForkTestOverAPty)
         term.type("logout\r");
         term.expect("logged out (by request)");
 
+        /* SIGHUP: a broken file is refused and the daemon runs on; a good one applies,
+         * and what needs a restart says so. */
+        std::string good = slurp(config);
+        std::ofstream(config) << setTomlKey(good, "red_light", "min_yellow_s", "\"long\"");
+        std::size_t from = daemon.log().size();
+        daemon.signal(SIGHUP);
+        CHECK(daemon.waitForLog("red_light.min_yellow_s: expected a number, got a string", from,
+                                30 * kS)
+                      .has_value());
+        CHECK(daemon.waitForLog(
+                            "SIGHUP: configuration refused; still running with the previous one",
+                            from, 30 * kS)
+                      .has_value());
+        std::ofstream(config) << setTomlKey(setTomlKey(good, "red_light", "min_yellow_s", "3.2"),
+                                            "camera", "fps", "10");
+        from = daemon.log().size();
+        daemon.signal(SIGHUP);
+        auto changed = daemon.waitForLog("SIGHUP: changed ", from, 30 * kS);
+        CHECK(changed.has_value());
+        std::string after = daemon.log().substr(from);
+        CHECK_TEXT(after.find("camera.fps") != std::string::npos &&
+                           after.find("red_light.min_yellow_s") != std::string::npos,
+                   after.c_str());
+        CHECK(daemon.waitForLog("SIGHUP: takes effect after a restart: camera.fps", from, 30 * kS)
+                      .has_value());
+        CHECK(daemon.running());
+
         /* Both records reach the back-office and verify there. */
         std::string last = "uploaded seq=" + std::to_string(std::max(forkSeq, calSeq)) + " ";
         CHECK(daemon.waitForLog(last, 0, 60 * kS).has_value());
@@ -212,6 +309,15 @@ TEST(DaemonConsoleHil, LoginLockoutSetAndSealedForkTestOverAPty)
         FAIL(e.what());
     }
     LONGS_EQUAL(0, daemon.stop());
+    /* What systemd would have seen. */
+    CHECK_EQUAL(1u, notify.count("READY=1"));
+    CHECK_TEXT(notify.count("WATCHDOG=1") >= 5, "the event loop did not pet the watchdog");
+    CHECK(notify.count("STATUS=enforc") >= 1);
+    CHECK(notify.count("STOPPING=1") >= 1);
+    /* Under the journal each line carries its priority instead of a time. */
+    std::string log = daemon.log();
+    CHECK(log.find("\n<5>security: console locked for 4 s\n") != std::string::npos);
+    CHECK(log.find("\n<6>watchdog: petting every 500 ms\n") != std::string::npos);
     std::string verify;
     int rc = backoffice.verifyStore(&verify);
     std::printf("\n%s", verify.c_str());

@@ -32,7 +32,8 @@ Child::~Child()
     }
 }
 
-void Child::start(const std::vector<std::string> &args, const fs::path &log)
+void Child::start(const std::vector<std::string> &args, const fs::path &log,
+                  const std::vector<std::string> &env)
 {
     std::vector<char *> argv;
     for (const std::string &a : args)
@@ -48,6 +49,8 @@ void Child::start(const std::vector<std::string> &args, const fs::path &log)
             ::dup2(fd, 1);
             ::dup2(fd, 2);
         }
+        for (const std::string &e : env)
+            ::putenv(const_cast<char *>(e.c_str()));
         ::execv(argv[0], argv.data());
         ::_exit(127);
     }
@@ -359,7 +362,7 @@ fs::path writeDaemonConfig(const DaemonSetup &s)
 
 void Stoplined::start()
 {
-    child_.start({STOPLINED_BIN, "--config", config_.string()}, log_);
+    child_.start({STOPLINED_BIN, "--config", config_.string()}, log_, env);
 }
 
 void Stoplined::kill9()

@@ -34,7 +34,9 @@ public:
     Child(const Child &) = delete;
     Child &operator=(const Child &) = delete;
 
-    void start(const std::vector<std::string> &argv, const fs::path &log);
+    /* `env` entries ("NAME=value") are added to the child's environment. */
+    void start(const std::vector<std::string> &argv, const fs::path &log,
+               const std::vector<std::string> &env = {});
     void signal(int sig);
     /* Exit status (128 + signal when killed), or -1 when still running at the timeout. */
     int wait(Nanos timeout);
@@ -139,6 +141,9 @@ public:
 
     void start();
     void kill9();
+    void signal(int sig) { child_.signal(sig); }
+    /* Extra environment for the next start() ("NOTIFY_SOCKET=...", ...). */
+    std::vector<std::string> env;
     /* SIGTERM and wait for a clean exit; returns the exit status. */
     int stop(Nanos timeout = 30 * kNanosPerSecond);
     bool running() { return child_.running(); }

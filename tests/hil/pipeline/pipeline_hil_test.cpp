@@ -59,7 +59,7 @@ constexpr Nanos kS = kNanosPerSecond;
 constexpr double kLimit = 25, kThresholdOver = 10;
 constexpr double kGraceS = 0.3, kMinYellowS = 3.0;
 constexpr double kStopLineFromEntryM = 5.8; /* entry loop: 4.0 m + 1.8 m before the line */
-constexpr double kSpacingM = 5.8; /* the exit loop's near edge is on the stop line */
+constexpr double kSpacingM = 5.8;           /* the exit loop's near edge is on the stop line */
 
 struct Sim
 {

@@ -198,11 +198,6 @@ json citationOf(const json &file, const std::string &kind, const std::string &st
     return found;
 }
 
-std::string day(int64_t ns)
-{
-    return stopline::backoffice::rules::localDate(ns);
-}
-
 #define BOTH_BACKENDS(group, name)                                                                 \
     static void name##Body(bool pg);                                                               \
     TEST(group##Sqlite, name)                                                                      \
@@ -211,6 +206,12 @@ std::string day(int64_t ns)
     }                                                                                              \
     TEST(group##Postgres, name)                                                                    \
     {                                                                                              \
+        try {                                                                                      \
+            TempStore probe(true);                                                                 \
+        } catch (const std::exception &e) {                                                        \
+            FAIL((std::string("PostgreSQL unreachable (scripts/services.sh start): ") + e.what())  \
+                         .c_str());                                                                \
+        }                                                                                          \
         name##Body(true);                                                                          \
     }                                                                                              \
     static void name##Body(bool pg)

@@ -1,7 +1,7 @@
 #include <csignal>
-#include <poll.h>
 #include <filesystem>
 #include <fstream>
+#include <poll.h>
 #include <random>
 #include <sys/resource.h>
 #include <sys/wait.h>
