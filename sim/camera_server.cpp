@@ -1,9 +1,7 @@
 #include "sim/camera_server.h"
 
 #include <algorithm>
-#include <chrono>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <deque>
 
 #include <boost/asio/write.hpp>
 
@@ -20,35 +18,24 @@ namespace {
 
 /* Frames queued per client before new ones are dropped for it. */
 constexpr std::size_t kMaxQueued = 2;
-constexpr auto kRequestTimeout = std::chrono::seconds(10);
 
 } /* namespace */
 
-struct CameraServer::Session
+struct CameraServer::Session : WireSession
 {
-    explicit Session(asio::io_context &io) : socket(io), deadline(io) {}
-    asio::local::stream_protocol::socket socket;
-    asio::steady_timer deadline;
-    hal::sim::FrameReader reader{64 * 1024};
-    bool accepted = false;
-    bool closing = false;
-    bool writing = false;
+    using WireSession::WireSession;
     std::deque<std::shared_ptr<const std::string>> queue;
 };
 
 CameraServer::CameraServer(asio::io_context &io, const CameraSpec &spec,
                            const std::string &socketPath)
-    : io_(io), spec_(spec), path_(socketPath), acceptor_(io)
-{
-    struct stat st;
-    if (::lstat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
-        ::unlink(path_.c_str());
-    asio::local::stream_protocol::endpoint ep(path_);
-    acceptor_.open(ep.protocol());
-    acceptor_.bind(ep);
-    acceptor_.listen();
-    accept();
-}
+    : spec_(spec), wire_(io, "camera", "CameraRequest", socketPath,
+                         {[&io] { return std::make_shared<Session>(io); },
+                          [this](const WireServer::SessionPtr &s, std::string_view payload) {
+                              handleRequest(std::static_pointer_cast<Session>(s), payload);
+                          },
+                          [this] { count(); }})
+{}
 
 CameraServer::~CameraServer()
 {
@@ -57,70 +44,14 @@ CameraServer::~CameraServer()
 
 void CameraServer::close()
 {
-    if (closed_)
-        return;
-    closed_ = true;
-    error_code ec;
-    acceptor_.close(ec);
-    for (auto &s : sessions_) {
-        s->socket.close(ec);
-        s->deadline.cancel();
-    }
-    sessions_.clear();
-    count();
-    ::unlink(path_.c_str());
+    wire_.close();
 }
 
 void CameraServer::count()
 {
-    clients_ = std::count_if(sessions_.begin(), sessions_.end(),
+    const auto &sessions = wire_.sessions();
+    clients_ = std::count_if(sessions.begin(), sessions.end(),
                              [](const auto &s) { return s->accepted; });
-}
-
-void CameraServer::accept()
-{
-    auto session = std::make_shared<Session>(io_);
-    acceptor_.async_accept(session->socket, [this, session](const error_code &ec) {
-        if (closed_)
-            return;
-        if (!ec) {
-            sessions_.push_back(session);
-            session->deadline.expires_after(kRequestTimeout);
-            session->deadline.async_wait([this, session](const error_code &e) {
-                if (!e && !session->accepted && !session->closing)
-                    drop(session, "no CameraRequest within 10 s");
-            });
-            read(session);
-        }
-        accept();
-    });
-}
-
-void CameraServer::read(const std::shared_ptr<Session> &session)
-{
-    constexpr std::size_t kChunk = 4096;
-    session->socket.async_read_some(asio::buffer(session->reader.prepare(kChunk), kChunk),
-                                    [this, session](const error_code &e, std::size_t n) {
-                                        if (closed_)
-                                            return;
-                                        if (e) {
-                                            drop(session, e == asio::error::eof ? "" : e.message());
-                                            return;
-                                        }
-                                        session->reader.commit(n);
-                                        std::string_view payload;
-                                        hal::sim::FrameReader::Status st;
-                                        while ((st = session->reader.next(payload)) ==
-                                               hal::sim::FrameReader::Status::Ready) {
-                                            if (!session->accepted && !session->closing)
-                                                handleRequest(session, payload);
-                                        }
-                                        if (st == hal::sim::FrameReader::Status::Oversized) {
-                                            drop(session, "client announced an oversized frame");
-                                            return;
-                                        }
-                                        read(session);
-                                    });
 }
 
 void CameraServer::handleRequest(const std::shared_ptr<Session> &session, std::string_view payload)
@@ -167,7 +98,10 @@ void CameraServer::handleRequest(const std::shared_ptr<Session> &session, std::s
 
 void CameraServer::publish(std::shared_ptr<const std::string> frame)
 {
-    for (auto &s : sessions_) {
+    /* A copy: a failed write drops its session from the list. */
+    std::vector<WireServer::SessionPtr> sessions = wire_.sessions();
+    for (auto &ws : sessions) {
+        auto s = std::static_pointer_cast<Session>(ws);
         if (!s->accepted)
             continue;
         if (s->queue.size() >= kMaxQueued) {
@@ -188,36 +122,20 @@ void CameraServer::flush(const std::shared_ptr<Session> &session)
     asio::async_write(session->socket, asio::buffer(*data),
                       [this, session, data](const error_code &ec, std::size_t) {
                           session->writing = false;
-                          if (closed_)
+                          if (wire_.closed())
                               return;
                           if (!session->queue.empty())
                               session->queue.pop_front();
                           if (ec) {
-                              drop(session, ec.message());
+                              wire_.drop(session, ec.message());
                               return;
                           }
                           if (session->closing && session->queue.empty()) {
-                              drop(session, "");
+                              wire_.drop(session, "");
                               return;
                           }
                           flush(session);
                       });
-}
-
-void CameraServer::drop(const std::shared_ptr<Session> &session, const std::string &why)
-{
-    auto it = std::find(sessions_.begin(), sessions_.end(), session);
-    if (it == sessions_.end())
-        return;
-    if (!why.empty())
-        logLine("camera: dropping client: " + why);
-    else
-        logVerbose("camera: client left");
-    sessions_.erase(it);
-    error_code ec;
-    session->deadline.cancel();
-    session->socket.close(ec);
-    count();
 }
 
 } /* namespace stopline::sim */

@@ -8,10 +8,9 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "sim/scenario.h"
+#include "sim/wire_server.h"
 
 /* The simulator's camera on the camera wire (proto/sim_wire.proto): a client sends a
  * CameraRequest, gets CameraInfo (or an error naming what was wrong, then the
@@ -35,25 +34,18 @@ public:
     std::size_t clients() const { return clients_.load(); }
     std::uint64_t dropped() const { return dropped_; }
     std::function<void()> onClient;
-    const std::string &path() const { return path_; }
+    const std::string &path() const { return wire_.path(); }
 
 private:
     struct Session;
-    void accept();
-    void read(const std::shared_ptr<Session> &session);
     void handleRequest(const std::shared_ptr<Session> &session, std::string_view payload);
     void flush(const std::shared_ptr<Session> &session);
-    void drop(const std::shared_ptr<Session> &session, const std::string &why);
     void count();
 
-    boost::asio::io_context &io_;
     CameraSpec spec_;
-    std::string path_;
-    boost::asio::local::stream_protocol::acceptor acceptor_;
-    std::vector<std::shared_ptr<Session>> sessions_;
     std::atomic<std::size_t> clients_{0};
     std::uint64_t dropped_ = 0;
-    bool closed_ = false;
+    WireServer wire_; /* last: its handlers use the members above */
 };
 
 } /* namespace stopline::sim */

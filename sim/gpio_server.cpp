@@ -4,7 +4,6 @@
 #include <chrono>
 #include <map>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/write.hpp>
@@ -23,7 +22,6 @@ namespace {
 /* A client that stops reading is cut off rather than buffered for ever (a kernel line
  * event FIFO overflows too). */
 constexpr std::size_t kMaxOutbox = 8u << 20;
-constexpr auto kRequestTimeout = std::chrono::seconds(10);
 
 std::chrono::steady_clock::time_point toTimePoint(Nanos t)
 {
@@ -32,15 +30,10 @@ std::chrono::steady_clock::time_point toTimePoint(Nanos t)
 
 } /* namespace */
 
-struct GpioServer::Session
+struct GpioServer::Session : WireSession
 {
-    explicit Session(asio::io_context &io) : socket(io), deadline(io) {}
-    asio::local::stream_protocol::socket socket;
-    asio::steady_timer deadline;
-    hal::sim::FrameReader reader{64 * 1024};
-    bool accepted = false;
-    bool closing = false; /* refused: close once the answer is out */
-    bool writing = false;
+    using WireSession::WireSession;
+    std::string who() const override { return "client \"" + consumer + "\""; }
     std::string consumer;
     std::vector<bool> wants;
     std::vector<std::uint64_t> seqno; /* per line, like libgpiod v2's line_seqno */
@@ -58,18 +51,16 @@ struct GpioServer::Session
 
 GpioServer::GpioServer(asio::io_context &io, const World &world, const std::string &socketPath,
                        bool shared)
-    : io_(io), world_(world), path_(socketPath), shared_(shared), acceptor_(io), timer_(io)
+    : world_(world), shared_(shared), timer_(io),
+      wire_(io, "gpio", "GpioRequest", socketPath,
+            {[&io] { return std::make_shared<Session>(io); },
+             [this](const WireServer::SessionPtr &s, std::string_view payload) {
+                 handleRequest(std::static_pointer_cast<Session>(s), payload);
+             },
+             {}})
 {
-    struct stat st;
-    if (::lstat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode))
-        ::unlink(path_.c_str());
-    asio::local::stream_protocol::endpoint ep(path_);
-    acceptor_.open(ep.protocol());
-    acceptor_.bind(ep);
-    acceptor_.listen();
     for (const auto &l : world_.lines())
         levels_.push_back(l.initial);
-    accept();
 }
 
 GpioServer::~GpioServer()
@@ -79,74 +70,15 @@ GpioServer::~GpioServer()
 
 void GpioServer::close()
 {
-    if (closed_)
-        return;
-    closed_ = true;
-    error_code ec;
-    acceptor_.close(ec);
     timer_.cancel();
-    for (auto &s : sessions_) {
-        s->socket.close(ec);
-        s->deadline.cancel();
-    }
-    sessions_.clear();
-    ::unlink(path_.c_str());
+    wire_.close();
 }
 
 std::size_t GpioServer::clients() const
 {
-    return std::count_if(sessions_.begin(), sessions_.end(),
+    const auto &sessions = wire_.sessions();
+    return std::count_if(sessions.begin(), sessions.end(),
                          [](const auto &s) { return s->accepted; });
-}
-
-void GpioServer::accept()
-{
-    auto session = std::make_shared<Session>(io_);
-    acceptor_.async_accept(session->socket, [this, session](const error_code &ec) {
-        if (closed_)
-            return;
-        if (!ec) {
-            sessions_.push_back(session);
-            session->deadline.expires_after(kRequestTimeout);
-            session->deadline.async_wait([this, session](const error_code &e) {
-                if (!e && !session->accepted && !session->closing)
-                    drop(session, "no GpioRequest within 10 s");
-            });
-            read(session);
-        }
-        accept();
-    });
-}
-
-/* The request first, then reads only to notice the client leaving. */
-void GpioServer::read(const std::shared_ptr<Session> &session)
-{
-    constexpr std::size_t kChunk = 4096;
-    session->socket.async_read_some(
-            asio::buffer(session->reader.prepare(kChunk), kChunk),
-            [this, session](const error_code &e, std::size_t n) {
-                if (closed_)
-                    return;
-                if (e) {
-                    drop(session, e == asio::error::eof ? "" : e.message());
-                    return;
-                }
-                session->reader.commit(n);
-                std::string_view payload;
-                hal::sim::FrameReader::Status st;
-                while ((st = session->reader.next(payload)) ==
-                       hal::sim::FrameReader::Status::Ready) {
-                    if (!session->accepted && !session->closing)
-                        handleRequest(session, payload);
-                    else
-                        logVerbose("gpio: ignoring a message after the request");
-                }
-                if (st == hal::sim::FrameReader::Status::Oversized) {
-                    drop(session, "client announced an oversized frame");
-                    return;
-                }
-                read(session);
-            });
 }
 
 void GpioServer::handleRequest(const std::shared_ptr<Session> &session, std::string_view payload)
@@ -195,7 +127,8 @@ void GpioServer::handleRequest(const std::shared_ptr<Session> &session, std::str
                     name + " (its lines: " + all + ")";
         }
         if (error.empty() && !shared_) {
-            for (const auto &other : sessions_) {
+            for (const auto &ws : wire_.sessions()) {
+                auto other = std::static_pointer_cast<Session>(ws);
                 if (other == session || !other->accepted || other->peerGone())
                     continue;
                 for (unsigned o : wanted)
@@ -246,33 +179,18 @@ void GpioServer::flush(const std::shared_ptr<Session> &session)
                       [this, session](const error_code &ec, std::size_t) {
                           session->writing = false;
                           session->inflight.clear();
-                          if (closed_)
+                          if (wire_.closed())
                               return;
                           if (ec) {
-                              drop(session, ec.message());
+                              wire_.drop(session, ec.message());
                               return;
                           }
                           if (session->closing && session->outbox.empty()) {
-                              drop(session, "");
+                              wire_.drop(session, "");
                               return;
                           }
                           flush(session);
                       });
-}
-
-void GpioServer::drop(const std::shared_ptr<Session> &session, const std::string &why)
-{
-    auto it = std::find(sessions_.begin(), sessions_.end(), session);
-    if (it == sessions_.end())
-        return;
-    if (!why.empty())
-        logLine("gpio: dropping client \"" + session->consumer + "\": " + why);
-    else
-        logVerbose("gpio: client \"" + session->consumer + "\" left");
-    sessions_.erase(it);
-    error_code ec;
-    session->deadline.cancel();
-    session->socket.close(ec);
 }
 
 void GpioServer::start(Nanos t0)
@@ -284,7 +202,7 @@ void GpioServer::start(Nanos t0)
 void GpioServer::arm()
 {
     const auto &edges = world_.edges();
-    if (closed_ || next_ >= edges.size())
+    if (wire_.closed() || next_ >= edges.size())
         return;
     timer_.expires_at(toTimePoint(t0_ + edges[next_].at));
     timer_.async_wait([this](const error_code &ec) {
@@ -303,7 +221,8 @@ void GpioServer::dispatch()
     while (next_ < edges.size() && t0_ + edges[next_].at <= now) {
         const GpioEdgeEvent &e = edges[next_++];
         levels_[e.offset] = e.rising;
-        for (auto &s : sessions_) {
+        for (const auto &ws : wire_.sessions()) {
+            auto s = std::static_pointer_cast<Session>(ws);
             if (!s->accepted || !s->wants[e.offset])
                 continue;
             edge->set_offset(e.offset);
@@ -315,14 +234,15 @@ void GpioServer::dispatch()
         }
     }
     std::vector<std::shared_ptr<Session>> slow;
-    for (auto &s : sessions_) {
+    for (const auto &ws : wire_.sessions()) {
+        auto s = std::static_pointer_cast<Session>(ws);
         if (s->outbox.size() > kMaxOutbox)
             slow.push_back(s);
         else
             flush(s);
     }
     for (auto &s : slow)
-        drop(s, "client is not reading its edges (more than 8 MB queued)");
+        wire_.drop(s, "client is not reading its edges (more than 8 MB queued)");
     arm();
 }
 

@@ -6,10 +6,10 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "hal/time.h"
+#include "sim/wire_server.h"
 #include "sim/world.h"
 
 /* The simulator's gpiochip on the GPIO wire (proto/sim_wire.proto): a client sends one
@@ -37,29 +37,22 @@ public:
     /* Called whenever a client's request has been accepted. */
     std::function<void()> onClient;
 
-    const std::string &path() const { return path_; }
+    const std::string &path() const { return wire_.path(); }
 
 private:
     struct Session;
-    void accept();
-    void read(const std::shared_ptr<Session> &session);
     void dispatch();
     void arm();
     void handleRequest(const std::shared_ptr<Session> &session, std::string_view payload);
     void flush(const std::shared_ptr<Session> &session);
-    void drop(const std::shared_ptr<Session> &session, const std::string &why);
 
-    boost::asio::io_context &io_;
     const World &world_;
-    std::string path_;
     bool shared_;
-    boost::asio::local::stream_protocol::acceptor acceptor_;
     boost::asio::steady_timer timer_;
-    std::vector<std::shared_ptr<Session>> sessions_;
     std::vector<bool> levels_;
     std::size_t next_ = 0;
     Nanos t0_ = -1;
-    bool closed_ = false;
+    WireServer wire_; /* last: its handlers use the members above */
 };
 
 } /* namespace stopline::sim */

@@ -10,6 +10,7 @@
 #include <boost/asio/local/stream_protocol.hpp>
 
 #include "hal/error.h"
+#include "hal/sim/connect.h"
 #include "hal/sim/framing.h"
 #include "sim_wire.pb.h"
 
@@ -18,29 +19,6 @@ namespace stopline::hal::sim {
 namespace {
 
 namespace asio = boost::asio;
-
-/* Connects a blocking Unix stream socket; throws HalError naming the path. */
-int connectUnix(const std::string &path, const std::string &what)
-{
-    sockaddr_un addr{};
-    if (path.empty())
-        throw HalError(what + ": no simulator socket configured");
-    if (path.size() >= sizeof(addr.sun_path))
-        throw HalError(what + ": socket path '" + path + "' is too long");
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        throw HalError(what + ": socket: " + std::strerror(errno));
-    if (::connect(fd, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) < 0) {
-        int err = errno;
-        ::close(fd);
-        throw HalError(what + ": cannot connect to simulator socket '" + path +
-                       "': " + std::strerror(err) +
-                       (err == ENOENT || err == ECONNREFUSED ? " (is stopline-sim running?)" : ""));
-    }
-    return fd;
-}
 
 class SimGpioLines : public GpioLines
 {
