@@ -79,22 +79,7 @@ HttpResponse BackofficeApp::registryLookup(Context &ctx)
     return run([&] {
         std::string q = ctx.req.queryParam("q"), plate = ctx.req.queryParam("plate");
         json out = json::array();
-        auto add = [&](const VehicleEntry &e) {
-            out.push_back({{"plate", e.plate},
-                           {"state", e.state},
-                           {"owner_name", e.ownerName},
-                           {"owner_address", e.ownerAddress},
-                           {"owner_phone", e.ownerPhone},
-                           {"make", e.make},
-                           {"model", e.model},
-                           {"year", e.year},
-                           {"colour", e.colour},
-                           {"ownership", ownershipKey(e.ownership)},
-                           {"ownership_label", ownershipLabel(e.ownership)},
-                           {"agency", e.agency},
-                           {"agency_contact", e.agencyContact},
-                           {"department", e.department}});
-        };
+        auto add = [&](const VehicleEntry &e) { out.push_back(work::vehicleJson(e)); };
         if (!plate.empty()) {
             std::string state = ctx.req.queryParam("state");
             if (state.empty())

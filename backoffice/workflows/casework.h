@@ -153,4 +153,10 @@ private:
     WorkConfig config_;
 };
 
+namespace work {
+/* A registry entry as JSON: the owner lookup, the case file and the snapshot kept with a
+ * case all show it the same way. */
+nlohmann::json vehicleJson(const VehicleEntry &e);
+} /* namespace work */
+
 } /* namespace stopline::backoffice */

@@ -89,8 +89,8 @@ std::string localDateTime(int64_t ns);
 /* The sealed record behind a case, parsed. */
 bool loadRecord(Store *store, const CaseInfo &c, StoredRecord *stored, evidence::Record *record);
 
-/* An entry as JSON (and back, for the snapshot kept with the case). */
-json vehicleJson(const VehicleEntry &e);
+/* An entry back from its JSON (vehicleJson, casework.h), for the snapshot kept with the
+ * case. */
 std::optional<VehicleEntry> vehicleFromJson(const std::string &text);
 
 /* Audit entry inside the transaction: target "case:ID". */
