@@ -1,8 +1,11 @@
 #include "drivers/radar/ops243_parser.h"
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+
+#include <nlohmann/json.hpp>
 
 namespace stopline::drivers::radar {
 
@@ -49,17 +52,39 @@ Number parseNumber(std::string_view text, double &value)
     return Number::Ok;
 }
 
-/* The numeric value of a JSON scalar: a number, or a string holding one. */
-Number jsonNumber(const FlatJson::Value &value, double &out)
+enum class JsonType { String, Number, Bool, Null, Array };
+
+struct JsonValue
 {
-    if (value.type == FlatJson::Type::Number)
+    JsonType type = JsonType::Null;
+    std::string text;     /* String: unescaped; Number/Bool/Null: the literal; Array: as sent */
+    bool escaped = false; /* String: written with escapes, so not one of the sensor's words */
+};
+
+struct JsonMember
+{
+    std::string key; /* unescaped */
+    JsonValue value; /* for Array: type Array, items via JsonLine::item() */
+    std::size_t firstItem = 0;
+    std::size_t itemCount = 0;
+};
+
+/* The numeric value of a JSON scalar: a number, or a plainly written string holding one. */
+Number jsonNumber(const JsonValue &value, double &out)
+{
+    if (value.type == JsonType::Number)
         return parseNumber(value.text, out);
-    if (value.type == FlatJson::Type::String) {
-        if (value.text.find('\\') != std::string_view::npos)
-            return Number::Bad;
+    if (value.type == JsonType::String && !value.escaped)
         return parseNumber(value.text, out);
-    }
     return Number::Bad;
+}
+
+/* A string the sensor wrote plainly, e.g. a unit or a direction; nullopt otherwise. */
+std::optional<std::string_view> jsonWord(const JsonValue &value)
+{
+    if (value.type != JsonType::String || value.escaped)
+        return std::nullopt;
+    return value.text;
 }
 
 void escapeInto(std::string &out, std::string_view line, std::size_t limit)
@@ -82,6 +107,225 @@ void escapeInto(std::string &out, std::string_view line, std::size_t limit)
 }
 
 } /* namespace */
+
+/* One flat JSON object read through nlohmann's SAX interface rather than json::parse, which
+ * keeps the last of two duplicate keys and takes any nesting: each event is checked as it
+ * comes and the first wrong one stops the parse with its reason. Storage is fixed (the
+ * sensor's objects are small) and reused from line to line. */
+struct Ops243Parser::JsonLine final : nlohmann::json_sax<nlohmann::json>
+{
+    enum class Error {
+        None,
+        Syntax,
+        NotAnObject,
+        Nested,
+        Trailing,
+        DuplicateKey,
+        TooLarge,
+        Overflow, /* a number beyond a double, which nlohmann refuses while reading */
+    };
+
+    static constexpr std::size_t kMaxMembers = 24;
+    static constexpr std::size_t kMaxItems = 48; /* array items across the object */
+
+    std::array<JsonMember, kMaxMembers> members;
+    std::array<JsonValue, kMaxItems> items;
+    std::size_t memberCount = 0;
+    std::size_t itemCount = 0;
+    Error error = Error::None;
+
+    /* Parses `text` (whitespace around the object allowed); on failure `error` says why. */
+    bool read(std::string_view text)
+    {
+        line_ = text;
+        scanned_ = 0;
+        depth_ = 0;
+        inArray_ = false;
+        closed_ = false;
+        memberCount = 0;
+        itemCount = 0;
+        error = Error::None;
+        std::size_t first = text.find_first_not_of(" \t\r\n");
+        if (first == std::string_view::npos || text[first] != '{')
+            return fail(Error::NotAnObject);
+        if (nlohmann::json::sax_parse(text.begin(), text.end(), this))
+            return true;
+        if (error == Error::None)
+            error = Error::Syntax;
+        return false;
+    }
+
+    const JsonMember *find(std::string_view key) const
+    {
+        for (std::size_t i = 0; i < memberCount; ++i)
+            if (members[i].key == key)
+                return &members[i];
+        return nullptr;
+    }
+
+    const JsonValue &item(const JsonMember &member, std::size_t index) const
+    {
+        return items[member.firstItem + index];
+    }
+
+    bool null() override { return scalar(JsonType::Null, "null"); }
+    bool boolean(bool value) override { return scalar(JsonType::Bool, value ? "true" : "false"); }
+    bool number_integer(number_integer_t value) override
+    {
+        /* Only literals with a minus sign come here, so a zero was written "-0". */
+        return value == 0 ? scalar(JsonType::Number, "-0") : integer(value);
+    }
+    bool number_unsigned(number_unsigned_t value) override { return integer(value); }
+    bool number_float(number_float_t, const string_t &literal) override
+    {
+        JsonValue *value = slot();
+        if (!value)
+            return false;
+        value->type = JsonType::Number;
+        value->text = literal;
+        /* nlohmann's lexer writes the locale's decimal point for '.' */
+        for (char &c : value->text)
+            if (!(c >= '0' && c <= '9') && c != '-' && c != '+' && c != 'e' && c != 'E')
+                c = '.';
+        return true;
+    }
+    bool string(string_t &text) override
+    {
+        bool escaped = skipString();
+        JsonValue *value = slot();
+        if (!value)
+            return false;
+        value->type = JsonType::String;
+        value->text = text;
+        value->escaped = escaped;
+        return true;
+    }
+    bool binary(binary_t &) override { return fail(Error::Syntax); }
+
+    bool start_object(std::size_t) override
+    {
+        if (depth_ > 0)
+            return fail(arrayFull() ? Error::TooLarge : Error::Nested);
+        depth_ = 1;
+        return true;
+    }
+    bool key(string_t &key) override
+    {
+        skipString();
+        if (memberCount == kMaxMembers)
+            return fail(Error::TooLarge);
+        if (find(key))
+            return fail(Error::DuplicateKey);
+        JsonMember &member = members[memberCount++];
+        member.key = key;
+        member.firstItem = itemCount;
+        member.itemCount = 0;
+        return true;
+    }
+    bool end_object() override
+    {
+        depth_ = 0;
+        closed_ = true;
+        return true;
+    }
+    bool start_array(std::size_t) override
+    {
+        if (depth_ == 0)
+            return fail(Error::NotAnObject);
+        if (inArray_)
+            return fail(arrayFull() ? Error::TooLarge : Error::Nested);
+        inArray_ = true;
+        arrayAt_ = line_.find('[', scanned_);
+        scanned_ = arrayAt_ + 1;
+        members[memberCount - 1].value.type = JsonType::Array;
+        return true;
+    }
+    bool end_array() override
+    {
+        /* Keep the array as sent, for replies; only its strings can hold a ']'. */
+        std::size_t close = line_.find(']', scanned_);
+        members[memberCount - 1].value.text = line_.substr(arrayAt_, close + 1 - arrayAt_);
+        scanned_ = close + 1;
+        inArray_ = false;
+        return true;
+    }
+    bool parse_error(std::size_t, const std::string &, const nlohmann::json::exception &e) override
+    {
+        if (closed_)
+            return fail(Error::Trailing);
+        return fail(e.id == 406 ? Error::Overflow : Error::Syntax);
+    }
+
+private:
+    bool fail(Error why)
+    {
+        error = why;
+        return false;
+    }
+
+    bool arrayFull() const { return inArray_ && itemCount == kMaxItems; }
+
+    /* Where the next scalar goes: the current member, or the next item of its array. */
+    JsonValue *slot()
+    {
+        if (depth_ == 0) {
+            fail(Error::NotAnObject);
+            return nullptr;
+        }
+        JsonValue *value = &members[memberCount - 1].value;
+        if (inArray_) {
+            if (itemCount == kMaxItems) {
+                fail(Error::TooLarge);
+                return nullptr;
+            }
+            ++members[memberCount - 1].itemCount;
+            value = &items[itemCount++];
+        }
+        value->escaped = false;
+        return value;
+    }
+
+    bool scalar(JsonType type, std::string_view literal)
+    {
+        JsonValue *value = slot();
+        if (!value)
+            return false;
+        value->type = type;
+        value->text = literal;
+        return true;
+    }
+
+    template <typename Integer> bool integer(Integer number)
+    {
+        char digits[24];
+        auto [end, ec] = std::to_chars(digits, digits + sizeof digits, number);
+        return scalar(JsonType::Number, std::string_view(digits, end - digits));
+    }
+
+    /* Whether the string nlohmann just read was written with escapes, which SAX does not
+     * say: it is the next string in the line, already checked, and no quote stands outside a
+     * string. */
+    bool skipString()
+    {
+        bool escaped = false;
+        std::size_t at = line_.find('"', scanned_) + 1;
+        for (; line_[at] != '"'; ++at) {
+            if (line_[at] == '\\') {
+                escaped = true;
+                ++at;
+            }
+        }
+        scanned_ = at + 1;
+        return escaped;
+    }
+
+    std::string_view line_;
+    std::size_t scanned_ = 0; /* the line up to here is read */
+    std::size_t arrayAt_ = 0;
+    int depth_ = 0;
+    bool inArray_ = false;
+    bool closed_ = false;
+};
 
 const char *rejectReasonName(RejectReason reason)
 {
@@ -155,7 +399,8 @@ std::uint64_t RadarCounters::rejectedTotal() const
 Ops243Parser::Ops243Parser() : Ops243Parser(Options{})
 {}
 
-Ops243Parser::Ops243Parser(Options options) : options_(options), unit_(options.unit)
+Ops243Parser::Ops243Parser(Options options)
+    : options_(options), unit_(options.unit), json_(std::make_unique<JsonLine>())
 {
     report_.targets.reserve(options_.maxTargets);
     lastError_.reserve(256);
@@ -163,6 +408,8 @@ Ops243Parser::Ops243Parser(Options options) : options_(options), unit_(options.u
         std::fprintf(stderr, "%.*s\n", static_cast<int>(message.size()), message.data());
     };
 }
+
+Ops243Parser::~Ops243Parser() = default;
 
 void Ops243Parser::setUnit(SpeedUnit unit)
 {
@@ -323,33 +570,34 @@ LineKind Ops243Parser::parsePlain(std::string_view line, std::string_view origin
 
 LineKind Ops243Parser::parseJson(std::string_view line, std::string_view original)
 {
-    if (!json_.parse(line)) {
-        switch (json_.error()) {
-        case FlatJson::Error::NotAnObject:
+    if (!json_->read(line)) {
+        switch (json_->error) {
+        case JsonLine::Error::NotAnObject:
             return reject(RejectReason::JsonNotObject, "JSON value is not an object", original);
-        case FlatJson::Error::Nested:
+        case JsonLine::Error::Nested:
             return reject(RejectReason::JsonNested, "nested JSON object or array", original);
-        case FlatJson::Error::Trailing:
+        case JsonLine::Error::Trailing:
             return reject(RejectReason::JsonTrailing, "text after the JSON object", original);
-        case FlatJson::Error::DuplicateKey:
+        case JsonLine::Error::DuplicateKey:
             return reject(RejectReason::JsonDuplicateKey, "duplicate JSON key", original);
-        case FlatJson::Error::TooManyMembers:
-        case FlatJson::Error::TooManyItems:
+        case JsonLine::Error::TooLarge:
             return reject(RejectReason::JsonTooLarge, "JSON object too large", original);
+        case JsonLine::Error::Overflow:
+            return reject(RejectReason::NotFinite, "JSON number is not finite", original);
         default:
             return reject(RejectReason::JsonSyntax, "malformed JSON", original);
         }
     }
-    if (json_.size() == 0)
+    if (json_->memberCount == 0)
         return reject(RejectReason::EmptyObject, "empty JSON object", original);
-    if (json_.find("speed"))
+    if (json_->find("speed"))
         return parseReport(original);
-    if (const FlatJson::Member *range = json_.find("range")) {
+    if (const JsonMember *range = json_->find("range")) {
         double value = 0;
-        if (range->value.type == FlatJson::Type::Array) {
+        if (range->value.type == JsonType::Array) {
             if (range->itemCount == 0)
                 return reject(RejectReason::EmptyArray, "empty range array", original);
-            if (jsonNumber(json_.item(*range, 0), value) != Number::Ok)
+            if (jsonNumber(json_->item(*range, 0), value) != Number::Ok)
                 return reject(RejectReason::BadValue, "range is not a number", original);
         } else if (jsonNumber(range->value, value) != Number::Ok) {
             return reject(RejectReason::BadValue, "range is not a number", original);
@@ -365,22 +613,22 @@ LineKind Ops243Parser::parseJson(std::string_view line, std::string_view origina
 
 LineKind Ops243Parser::parseReport(std::string_view original)
 {
-    const FlatJson::Member *speed = json_.find("speed");
-    const FlatJson::Member *magnitude = json_.find("magnitude");
-    const FlatJson::Member *direction = json_.find("direction");
-    bool multi = speed->value.type == FlatJson::Type::Array;
+    const JsonMember *speed = json_->find("speed");
+    const JsonMember *magnitude = json_->find("magnitude");
+    const JsonMember *direction = json_->find("direction");
+    bool multi = speed->value.type == JsonType::Array;
     std::size_t count = multi ? speed->itemCount : 1;
     if (multi && count == 0)
         return reject(RejectReason::EmptyArray, "empty speed array", original);
     if (count > options_.maxTargets)
         return reject(RejectReason::TooManyTargets, "more targets than the sensor reports",
                       original);
-    if (magnitude && (magnitude->value.type == FlatJson::Type::Array) != multi)
+    if (magnitude && (magnitude->value.type == JsonType::Array) != multi)
         return reject(RejectReason::ArrayMismatch, "speed and magnitude differ in shape", original);
     if (magnitude && multi && magnitude->itemCount != count)
         return reject(RejectReason::ArrayMismatch, "speed and magnitude arrays differ in length",
                       original);
-    if (direction && (direction->value.type == FlatJson::Type::Array) != multi)
+    if (direction && (direction->value.type == JsonType::Array) != multi)
         return reject(RejectReason::ArrayMismatch, "speed and direction differ in shape", original);
     if (direction && multi && direction->itemCount != count)
         return reject(RejectReason::ArrayMismatch, "speed and direction arrays differ in length",
@@ -390,8 +638,8 @@ LineKind Ops243Parser::parseReport(std::string_view original)
     bool unitKnown = unitKnown_;
     std::optional<double> time;
     std::optional<std::uint64_t> tick;
-    for (std::size_t i = 0; i < json_.size(); ++i) {
-        const FlatJson::Member &m = json_.member(i);
+    for (std::size_t i = 0; i < json_->memberCount; ++i) {
+        const JsonMember &m = json_->members[i];
         if (m.key == "speed" || m.key == "magnitude" || m.key == "direction")
             continue;
         if (m.key == "time") {
@@ -414,12 +662,12 @@ LineKind Ops243Parser::parseReport(std::string_view original)
             tick = static_cast<std::uint64_t>(value);
         } else if (m.key == "distance" || m.key == "range") {
             double value;
-            if (m.value.type != FlatJson::Type::Array && jsonNumber(m.value, value) != Number::Ok)
+            if (m.value.type != JsonType::Array && jsonNumber(m.value, value) != Number::Ok)
                 return reject(RejectReason::BadValue, "distance is not a number", original);
         } else if (m.key == "unit" || m.key == "units") {
             std::optional<SpeedUnit> named;
-            if (m.value.type == FlatJson::Type::String)
-                named = unitFromName(m.value.text);
+            if (auto word = jsonWord(m.value))
+                named = unitFromName(*word);
             if (!named)
                 return reject(RejectReason::UnknownUnits, "unit is not one the OPS243 names",
                               original);
@@ -435,7 +683,7 @@ LineKind Ops243Parser::parseReport(std::string_view original)
     report_.targets.clear();
     for (std::size_t i = 0; i < count; ++i) {
         RadarTarget target;
-        const FlatJson::Value &s = multi ? json_.item(*speed, i) : speed->value;
+        const JsonValue &s = multi ? json_->item(*speed, i) : speed->value;
         Number n = jsonNumber(s, target.speed);
         if (n == Number::NotFinite)
             return reject(RejectReason::NotFinite, "speed is not finite", original);
@@ -444,7 +692,7 @@ LineKind Ops243Parser::parseReport(std::string_view original)
         if (std::fabs(target.speed) * metresPerSecond(unit) > options_.maxSpeedMps)
             return reject(RejectReason::OutOfRange, "speed beyond any vehicle", original);
         if (magnitude) {
-            const FlatJson::Value &v = multi ? json_.item(*magnitude, i) : magnitude->value;
+            const JsonValue &v = multi ? json_->item(*magnitude, i) : magnitude->value;
             Number mn = jsonNumber(v, target.magnitude);
             if (mn == Number::NotFinite)
                 return reject(RejectReason::NotFinite, "magnitude is not finite", original);
@@ -454,13 +702,14 @@ LineKind Ops243Parser::parseReport(std::string_view original)
                 return reject(RejectReason::Negative, "magnitude is negative", original);
         }
         if (direction) {
-            const FlatJson::Value &d = multi ? json_.item(*direction, i) : direction->value;
-            if (d.type != FlatJson::Type::String || (d.text != "inbound" && d.text != "outbound"))
+            const JsonValue &d = multi ? json_->item(*direction, i) : direction->value;
+            auto word = jsonWord(d);
+            if (!word || (*word != "inbound" && *word != "outbound"))
                 return reject(RejectReason::BadValue, "direction is not inbound/outbound",
                               original);
             /* Positive is inbound; a contradicting direction is a fault, not a sign to fix. */
-            if ((d.text == "inbound" && target.speed < 0) ||
-                (d.text == "outbound" && target.speed > 0))
+            if ((*word == "inbound" && target.speed < 0) ||
+                (*word == "outbound" && target.speed > 0))
                 return reject(RejectReason::DirectionConflict, "direction contradicts the sign",
                               original);
         }
@@ -477,12 +726,9 @@ LineKind Ops243Parser::parseReport(std::string_view original)
 LineKind Ops243Parser::parseReply(std::string_view original)
 {
     reply_.fields.clear();
-    for (std::size_t i = 0; i < json_.size(); ++i) {
-        const FlatJson::Member &m = json_.member(i);
-        std::string value = m.value.type == FlatJson::Type::String
-                                    ? FlatJson::unescape(m.value.text)
-                                    : std::string(m.value.text);
-        reply_.fields.emplace_back(FlatJson::unescape(m.key), std::move(value));
+    for (std::size_t i = 0; i < json_->memberCount; ++i) {
+        const JsonMember &m = json_->members[i];
+        reply_.fields.emplace_back(m.key, m.value.text);
     }
     if (const std::string *units = reply_.find("Units")) {
         if (auto unit = unitFromName(*units)) {

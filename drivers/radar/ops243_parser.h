@@ -1,9 +1,9 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 
-#include "drivers/radar/flat_json.h"
 #include "drivers/radar/radar_parser.h"
 
 namespace stopline::drivers::radar {
@@ -13,7 +13,9 @@ namespace stopline::drivers::radar {
  * output on: "mph",12.3), and JSON objects whose values may be quoted
  * strings or numbers, single- or multi-target. Positive speed = inbound, as sent. The
  * parser is also a small state machine: a {"Units":...} reply switches the unit of the
- * reports that follow. No allocation per report once warmed up. */
+ * reports that follow. JSON is read with nlohmann-json's SAX parser, held to the one flat
+ * shape the sensor sends. Plain lines allocate nothing once warmed up; JSON lines only what
+ * nlohmann's lexer needs. */
 class Ops243Parser : public RadarParser
 {
 public:
@@ -33,6 +35,7 @@ public:
 
     Ops243Parser();
     explicit Ops243Parser(Options options);
+    ~Ops243Parser() override;
 
     LineKind parseLine(std::string_view line, Stamp at, bool truncated = false) override;
 
@@ -56,6 +59,8 @@ public:
     static double metresPerSecond(SpeedUnit unit);
 
 private:
+    struct JsonLine; /* one JSON object as read (ops243_parser.cpp), reused line to line */
+
     LineKind reject(RejectReason reason, const char *detail, std::string_view line);
     LineKind parsePlain(std::string_view line, std::string_view original,
                         const SpeedUnit *lineUnit = nullptr);
@@ -66,7 +71,7 @@ private:
     Options options_;
     SpeedUnit unit_;
     bool unitKnown_ = true;
-    FlatJson json_;
+    std::unique_ptr<JsonLine> json_;
     RadarReport report_;
     RadarReply reply_;
     RadarCounters counters_;

@@ -1,5 +1,6 @@
 #include "drivers/radar/ops243_parser.h"
 
+#include <cmath>
 #include <set>
 #include <string>
 #include <vector>
@@ -307,4 +308,93 @@ TEST(Ops243Parser, UnknownReportKeysAreToleratedAndCounted)
     const RadarReport &r = report(R"({"speed":"3.5","snr":"12"})");
     DOUBLES_EQUAL(3.5, r.targets[0].speed, 1e-9);
     LONGS_EQUAL(1, parser.counters().unknownKeys);
+}
+
+TEST(Ops243Parser, JsonShapesTheSensorNeverSendsAreRefused)
+{
+    struct Case
+    {
+        std::string line;
+        RejectReason reason;
+    };
+    std::string items = R"({"speed":[1],"magnitude":[)";
+    for (int i = 0; i < 48; ++i)
+        items += i ? ",1" : "1";
+    items += "]}";
+    const std::vector<Case> cases = {
+            /* the same key spelled with an escape is still the same key */
+            {R"({"speed":1,"sp\u0065ed":2})", RejectReason::JsonDuplicateKey},
+            {R"({"speed":[{"v":1}]})", RejectReason::JsonNested},
+            {R"({"speed":1,"v":{}})", RejectReason::JsonNested},
+            {items, RejectReason::JsonTooLarge},
+            {R"({"Product":"\ud800"})", RejectReason::JsonSyntax}, /* a lone surrogate */
+            {R"({"speed":1,})", RejectReason::JsonSyntax},
+            {R"({"speed":1}{"speed":2})", RejectReason::JsonTrailing},
+            {R"("abc)", RejectReason::JsonNotObject},
+            /* beyond a double even unquoted, whatever the key */
+            {R"({"speed":1e400})", RejectReason::NotFinite},
+            {R"({"Clock":-1e400})", RejectReason::NotFinite},
+    };
+    for (const Case &c : cases) {
+        CHECK_TEXT(parser.parseLine(c.line, stampAt(5)) == LineKind::Rejected, c.line.c_str());
+        CHECK_EQUAL_TEXT(rejectReasonName(c.reason),
+                         std::string(rejectReasonName(parser.lastReject())), c.line.c_str());
+    }
+    LONGS_EQUAL(cases.size(), parser.counters().rejectedTotal());
+}
+
+TEST(Ops243Parser, JsonStringsWithEscapesAreNotNumbersOrWords)
+{
+    CHECK(parser.parseLine(R"({"speed":"\u0031.0"})", stampAt(1)) == LineKind::Rejected);
+    CHECK(parser.lastReject() == RejectReason::BadValue);
+    CHECK(parser.parseLine(R"({"speed":"1.0\t"})", stampAt(1)) == LineKind::Rejected);
+    CHECK(parser.lastReject() == RejectReason::BadValue);
+    CHECK(parser.parseLine(R"({"speed":1.0,"direction":"inb\u006fund"})", stampAt(1)) ==
+          LineKind::Rejected);
+    CHECK(parser.lastReject() == RejectReason::BadValue);
+    CHECK(parser.parseLine(R"({"speed":1.0,"unit":"mp\u0068"})", stampAt(1)) == LineKind::Rejected);
+    CHECK(parser.lastReject() == RejectReason::UnknownUnits);
+}
+
+TEST(Ops243Parser, JsonNumbersKeepTheirSignAndStrictness)
+{
+    CHECK(std::signbit(report(R"({"speed":-0})").targets[0].speed));
+    CHECK(std::signbit(report(R"({"speed":"-0.0"})").targets[0].speed));
+    DOUBLES_EQUAL(5.0, report(R"({"speed":"+5"})").targets[0].speed, 0);
+    DOUBLES_EQUAL(3.5, report(R"({"speed":" 3.5 "})").targets[0].speed, 0);
+    const RadarTarget &t = report(R"({"speed":-12E-2,"magnitude":1.2e+3})").targets[0];
+    DOUBLES_EQUAL(-0.12, t.speed, 0);
+    DOUBLES_EQUAL(1200, t.magnitude, 0);
+    LONGS_EQUAL(18000000000000000000ull,
+                *report(R"({"speed":1,"tick":18000000000000000000})").sensorTick);
+    const std::vector<std::pair<std::string, RejectReason>> cases = {
+            {R"({"speed":1e-400})", RejectReason::NotFinite}, /* underflow is no reading either */
+            {R"({"speed":0.000000000000000000000000000000001})", RejectReason::BadValue},
+            {R"({"speed":1,"tick":18446744073709551615})", RejectReason::BadValue},
+            {R"({"speed":1,"tick":-1})", RejectReason::Negative},
+            {R"({"speed":"+-5"})", RejectReason::BadValue},
+            {R"({"speed":"0x10"})", RejectReason::BadValue},
+            {R"({"speed":"inf"})", RejectReason::NotFinite},
+    };
+    for (const auto &[line, reason] : cases) {
+        CHECK_TEXT(parser.parseLine(line, stampAt(5)) == LineKind::Rejected, line.c_str());
+        CHECK_EQUAL_TEXT(rejectReasonName(reason),
+                         std::string(rejectReasonName(parser.lastReject())), line.c_str());
+    }
+}
+
+TEST(Ops243Parser, JsonRepliesKeepLiteralsAndUnescapeStrings)
+{
+    CHECK(parser.parseLine(R"({"Clock":-0, "Rate":1E+5, "List":[1, "a"], "On":true, "Off":null,)"
+                           R"( "Name":"a\/b \"c\" \ud83d\ude00", "K\u0065y":"\u00e9"})",
+                           stampAt(1)) == LineKind::Reply);
+    const RadarReply &r = parser.reply();
+    LONGS_EQUAL(7, r.fields.size());
+    STRCMP_EQUAL("-0", r.find("Clock")->c_str());
+    STRCMP_EQUAL("1E+5", r.find("Rate")->c_str());
+    STRCMP_EQUAL(R"([1, "a"])", r.find("List")->c_str());
+    STRCMP_EQUAL("true", r.find("On")->c_str());
+    STRCMP_EQUAL("null", r.find("Off")->c_str());
+    STRCMP_EQUAL("a/b \"c\" \xf0\x9f\x98\x80", r.find("Name")->c_str());
+    STRCMP_EQUAL("\xc3\xa9", r.find("Key")->c_str());
 }
