@@ -84,6 +84,10 @@ private:
         std::map<std::string, std::string> params;
     };
     using Handler = HttpResponse (BackofficeApp::*)(Context &);
+    /* One step of the case work on `/…/{id}` with a JSON body: the shape of most
+     * issue-7 routes. */
+    using WorkStep = nlohmann::json (CaseWork::*)(int64_t, const nlohmann::json &, const Actor &);
+    HttpResponse workStep(Context &ctx, WorkStep step, int status, const char *idName = "case id");
 
     HttpResponse authenticate(const HttpRequest &req, Principal *who);
     void audit(Context &ctx, const std::string &action, const std::string &target,

@@ -74,6 +74,17 @@ HttpResponse file(const std::string &type, const std::string &name, std::string 
     if (!parseId((ctx).params["id"], &id))                                                         \
         return error(400, "case id must be a number");
 
+HttpResponse BackofficeApp::workStep(Context &ctx, WorkStep step, int status, const char *idName)
+{
+    int64_t id;
+    if (!parseId(ctx.params["id"], &id))
+        return error(400, std::string(idName) + " must be a number");
+    return run([&] {
+        return jsonResponse(status,
+                            (work_.*step)(id, body(ctx.req), {ctx.who.name, ctx.req.remoteIp}));
+    });
+}
+
 HttpResponse BackofficeApp::registryLookup(Context &ctx)
 {
     return run([&] {
@@ -99,11 +110,7 @@ HttpResponse BackofficeApp::registryLookup(Context &ctx)
 
 HttpResponse BackofficeApp::setVehicle(Context &ctx)
 {
-    CASE_ID(ctx, id)
-    return run([&] {
-        return jsonResponse(200,
-                            work_.setVehicle(id, body(ctx.req), {ctx.who.name, ctx.req.remoteIp}));
-    });
+    return workStep(ctx, &CaseWork::setVehicle, 200);
 }
 
 HttpResponse BackofficeApp::routeCase(Context &ctx)
@@ -130,20 +137,12 @@ HttpResponse BackofficeApp::caseFile(Context &ctx)
 
 HttpResponse BackofficeApp::ownerDeclaration(Context &ctx)
 {
-    CASE_ID(ctx, id)
-    return run([&] {
-        return jsonResponse(
-                200, work_.ownerDeclaration(id, body(ctx.req), {ctx.who.name, ctx.req.remoteIp}));
-    });
+    return workStep(ctx, &CaseWork::ownerDeclaration, 200);
 }
 
 HttpResponse BackofficeApp::rentalAnswer(Context &ctx)
 {
-    CASE_ID(ctx, id)
-    return run([&] {
-        return jsonResponse(
-                200, work_.rentalAnswer(id, body(ctx.req), {ctx.who.name, ctx.req.remoteIp}));
-    });
+    return workStep(ctx, &CaseWork::rentalAnswer, 200);
 }
 
 HttpResponse BackofficeApp::rentalLapse(Context &ctx)
@@ -156,29 +155,17 @@ HttpResponse BackofficeApp::rentalLapse(Context &ctx)
 
 HttpResponse BackofficeApp::department(Context &ctx)
 {
-    CASE_ID(ctx, id)
-    return run([&] {
-        return jsonResponse(200, work_.departmentIdentified(id, body(ctx.req),
-                                                            {ctx.who.name, ctx.req.remoteIp}));
-    });
+    return workStep(ctx, &CaseWork::departmentIdentified, 200);
 }
 
 HttpResponse BackofficeApp::referral(Context &ctx)
 {
-    CASE_ID(ctx, id)
-    return run([&] {
-        return jsonResponse(
-                200, work_.recordReferral(id, body(ctx.req), {ctx.who.name, ctx.req.remoteIp}));
-    });
+    return workStep(ctx, &CaseWork::recordReferral, 200);
 }
 
 HttpResponse BackofficeApp::opsFinding(Context &ctx)
 {
-    CASE_ID(ctx, id)
-    return run([&] {
-        return jsonResponse(200,
-                            work_.opsFinding(id, body(ctx.req), {ctx.who.name, ctx.req.remoteIp}));
-    });
+    return workStep(ctx, &CaseWork::opsFinding, 200);
 }
 
 HttpResponse BackofficeApp::employeeReport(Context &ctx)
@@ -199,13 +186,7 @@ HttpResponse BackofficeApp::taskList(Context &ctx)
 
 HttpResponse BackofficeApp::taskDone(Context &ctx)
 {
-    int64_t id;
-    if (!parseId(ctx.params["id"], &id))
-        return error(400, "task id must be a number");
-    return run([&] {
-        return jsonResponse(200,
-                            work_.taskDone(id, body(ctx.req), {ctx.who.name, ctx.req.remoteIp}));
-    });
+    return workStep(ctx, &CaseWork::taskDone, 200, "task id");
 }
 
 HttpResponse BackofficeApp::mailQueue(Context &ctx)
@@ -255,29 +236,17 @@ HttpResponse BackofficeApp::citationPdf(Context &ctx)
 
 HttpResponse BackofficeApp::payment(Context &ctx)
 {
-    CASE_ID(ctx, id)
-    return run([&] {
-        return jsonResponse(
-                201, work_.recordPayment(id, body(ctx.req), {ctx.who.name, ctx.req.remoteIp}));
-    });
+    return workStep(ctx, &CaseWork::recordPayment, 201);
 }
 
 HttpResponse BackofficeApp::contact(Context &ctx)
 {
-    CASE_ID(ctx, id)
-    return run([&] {
-        return jsonResponse(201,
-                            work_.logContact(id, body(ctx.req), {ctx.who.name, ctx.req.remoteIp}));
-    });
+    return workStep(ctx, &CaseWork::logContact, 201);
 }
 
 HttpResponse BackofficeApp::contactInfo(Context &ctx)
 {
-    CASE_ID(ctx, id)
-    return run([&] {
-        return jsonResponse(
-                200, work_.updateContact(id, body(ctx.req), {ctx.who.name, ctx.req.remoteIp}));
-    });
+    return workStep(ctx, &CaseWork::updateContact, 200);
 }
 
 HttpResponse BackofficeApp::overdue(Context &ctx)
@@ -325,11 +294,7 @@ HttpResponse BackofficeApp::quality(Context &ctx)
 
 HttpResponse BackofficeApp::secondReview(Context &ctx)
 {
-    CASE_ID(ctx, id)
-    return run([&] {
-        return jsonResponse(
-                200, work_.secondReview(id, body(ctx.req), {ctx.who.name, ctx.req.remoteIp}));
-    });
+    return workStep(ctx, &CaseWork::secondReview, 200);
 }
 
 HttpResponse BackofficeApp::statistics(Context &ctx)
