@@ -1,6 +1,7 @@
 #include "pipeline/plate/plate_locator.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -40,6 +41,38 @@ int findRoot(std::vector<int> &parent, int i)
     }
     return i;
 }
+
+/* Grey-level histogram of an 8-bit region, for the plate background and ink levels
+ * that set a region's own thresholds. */
+class GreyLevels
+{
+public:
+    explicit GreyLevels(const cv::Mat &roi) : pixels_(static_cast<int>(roi.total()))
+    {
+        for (int y = 0; y < roi.rows; ++y) {
+            const std::uint8_t *p = roi.ptr<std::uint8_t>(y);
+            for (int x = 0; x < roi.cols; ++x)
+                ++hist_[p[x]];
+        }
+    }
+
+    /* The least level with more than q of the pixels at or below it. */
+    int percentile(double q) const
+    {
+        const int target = cvRound(q * pixels_);
+        int sum = 0;
+        for (int v = 0; v < 256; ++v) {
+            sum += hist_[v];
+            if (sum > target)
+                return v;
+        }
+        return 255;
+    }
+
+private:
+    std::array<int, 256> hist_{};
+    int pixels_;
+};
 
 /* A binary mask "contrast above a level" held as horizontal runs, with 8-connected
  * components found by union-find over runs. Plates are small in a scene and the masks
@@ -396,22 +429,8 @@ void addFramedRows(const cv::Mat &gray, const PlateLocator::Options &options, in
             continue;
         const cv::Rect region(b.x, b.y, b.w, b.h);
         cv::Mat roi = gray(region);
-        int hist[256] = {};
-        for (int y = 0; y < roi.rows; ++y) {
-            const std::uint8_t *p = roi.ptr<std::uint8_t>(y);
-            for (int x = 0; x < roi.cols; ++x)
-                ++hist[p[x]];
-        }
-        auto percentile = [&](double q) {
-            int target = cvRound(q * region.area()), sum = 0;
-            for (int v = 0; v < 256; ++v) {
-                sum += hist[v];
-                if (sum > target)
-                    return v;
-            }
-            return 255;
-        };
-        const int background = percentile(0.85), dark = percentile(0.05);
+        const GreyLevels levels(roi);
+        const int background = levels.percentile(0.85), dark = levels.percentile(0.05);
         if (background - dark < 30)
             continue;
         cv::Mat darkness;
@@ -577,10 +596,6 @@ int findEdge(const cv::Mat &gray, bool horizontal, int start, int step, int limi
     return -1;
 }
 
-} // namespace
-
-namespace {
-
 /* The plate rectangle around a row, assuming a light (dark == true) or dark plate
  * background; an empty rect when the edges do not make a whole plausible plate. */
 cv::Rect findPlateEdges(const cv::Mat &gray, const CharRow &row, bool dark)
@@ -590,24 +605,9 @@ cv::Rect findPlateEdges(const cv::Mat &gray, const CharRow &row, bool dark)
     if (chars.width < 4 || chars.height < 4)
         return {};
     /* Plate background and ink levels from the character box itself. */
-    cv::Mat roi = gray(chars);
-    int hist[256] = {};
-    for (int y = 0; y < roi.rows; ++y) {
-        const std::uint8_t *p = roi.ptr<std::uint8_t>(y);
-        for (int x = 0; x < roi.cols; ++x)
-            ++hist[p[x]];
-    }
-    auto percentile = [&](double q) {
-        int target = cvRound(q * chars.area()), sum = 0;
-        for (int v = 0; v < 256; ++v) {
-            sum += hist[v];
-            if (sum > target)
-                return v;
-        }
-        return 255;
-    };
-    const int background = dark ? percentile(0.85) : percentile(0.15);
-    const int ink = dark ? percentile(0.10) : percentile(0.90);
+    const GreyLevels levels(gray(chars));
+    const int background = dark ? levels.percentile(0.85) : levels.percentile(0.15);
+    const int ink = dark ? levels.percentile(0.10) : levels.percentile(0.90);
     const int contrast = std::abs(background - ink);
     if (contrast < 20)
         return {};
