@@ -6,6 +6,7 @@
 
 #include "backoffice/auth.h"
 #include "backoffice/review.h"
+#include "backoffice/server_internal.h"
 #include "backoffice/web_assets.h"
 #include "evidence/crypto.h"
 #include "evidence/verify.h"
@@ -18,16 +19,6 @@ using nlohmann::json;
 namespace {
 
 constexpr const char *kSessionCookie = "stopline_session";
-
-HttpResponse jsonResponse(int status, const json &body)
-{
-    return HttpResponse{status, "application/json", body.dump(), {}};
-}
-
-HttpResponse error(int status, const std::string &message)
-{
-    return jsonResponse(status, json{{"error", message}});
-}
 
 const char *grantName(Grant g)
 {
@@ -96,17 +87,6 @@ const WebAsset *findAsset(const std::string &name)
         if (name == kWebAssets[i].name)
             return &kWebAssets[i];
     return nullptr;
-}
-
-bool parseId(const std::string &text, int64_t *id)
-{
-    if (text.empty() || text.size() > 18)
-        return false;
-    for (char c : text)
-        if (c < '0' || c > '9')
-            return false;
-    *id = std::stoll(text);
-    return true;
 }
 
 json userJson(const UserInfo &u)

@@ -6,6 +6,7 @@
 
 #include "backoffice/registry/registry.h"
 #include "backoffice/server.h"
+#include "backoffice/server_internal.h"
 #include "backoffice/workflows/casework.h"
 
 namespace stopline::backoffice {
@@ -13,27 +14,6 @@ namespace stopline::backoffice {
 using nlohmann::json;
 
 namespace {
-
-HttpResponse jsonResponse(int status, const json &body)
-{
-    return HttpResponse{status, "application/json", body.dump(), {}};
-}
-
-HttpResponse error(int status, const std::string &message)
-{
-    return jsonResponse(status, json{{"error", message}});
-}
-
-bool parseId(const std::string &text, int64_t *id)
-{
-    if (text.empty() || text.size() > 18)
-        return false;
-    for (char c : text)
-        if (c < '0' || c > '9')
-            return false;
-    *id = std::stoll(text);
-    return true;
-}
 
 /* Runs a CaseWork call: its refusals become the status they name, the rest 500. */
 template <typename F> HttpResponse run(F &&f)
