@@ -634,8 +634,6 @@ cv::Rect findPlateEdges(const cv::Mat &gray, const CharRow &row, bool dark)
     return cv::Rect(left + 1, top + 1, cvRound(pw), cvRound(ph));
 }
 
-} // namespace
-
 cv::Rect refinePlate(const cv::Mat &gray, const CharRow &row)
 {
     /* The row's own polarity first; then the other, because bold characters that touch
@@ -644,6 +642,17 @@ cv::Rect refinePlate(const cv::Mat &gray, const CharRow &row)
     if (plate.empty())
         plate = findPlateEdges(gray, row, !row.darkOnLight);
     return plate.empty() ? row.plate : plate;
+}
+
+} // namespace
+
+cv::Rect imageBox(const cv::Mat &gray, const CharRow &row, const PlateLocator::Options &options,
+                  double scale)
+{
+    /* A framed row's plate is already the light region itself. */
+    const cv::Rect plate = options.refine && !row.framed ? refinePlate(gray, row) : row.plate;
+    return cv::Rect(cvRound(plate.x / scale), cvRound(plate.y / scale),
+                    cvRound(plate.width / scale), cvRound(plate.height / scale));
 }
 
 cv::Mat workImage(const cv::Mat &image, int workSize, double *scale)
@@ -687,11 +696,7 @@ std::vector<PlateBox> PlateLocator::locate(const cv::Mat &image) const
     for (const auto &row : rows) {
         if (row.score < options_.minScore)
             break;
-        cv::Rect plate =
-                options_.refine && !row.framed ? plate_detail::refinePlate(gray, row) : row.plate;
-        cv::Rect box(cvRound(plate.x / scale), cvRound(plate.y / scale),
-                     cvRound(plate.width / scale), cvRound(plate.height / scale));
-        box &= bounds;
+        cv::Rect box = plate_detail::imageBox(gray, row, options_, scale) & bounds;
         if (box.empty())
             continue;
         bool suppressed = false;

@@ -54,9 +54,12 @@ struct CharRow
  * work pixels (work = input * scale). */
 cv::Mat workImage(const cv::Mat &image, int workSize, double *scale);
 
-/* The row's plate box moved to the plate's visible edges where the image shows them
- * (a light plate on a darker car, a frame), else the box predicted from the row. */
-cv::Rect refinePlate(const cv::Mat &gray, const CharRow &row);
+/* The row's plate box in the input image's pixels (work / scale), unclipped: snapped to
+ * the plate's visible edges when options.refine allows and the work image shows all four
+ * (a light plate on a darker car, a frame), else the box predicted from the row. What
+ * locate() reports, so the evaluation tool's feature dump matches it. */
+cv::Rect imageBox(const cv::Mat &gray, const CharRow &row, const PlateLocator::Options &options,
+                  double scale);
 
 /* Every scored row of a grey work image, best first, before suppression. */
 std::vector<CharRow> proposeRows(const cv::Mat &gray, const PlateLocator::Options &options);

@@ -198,12 +198,8 @@ int runEval(const EvalArgs &args)
                 std::fprintf(features, "\n");
             }
             for (const auto &row : rows) {
-                const cv::Rect p =
-                        options.refine && !row.framed
-                                ? stopline::pipeline::plate_detail::refinePlate(work, row)
-                                : row.plate;
-                cv::Rect box(cvRound(p.x / scale), cvRound(p.y / scale), cvRound(p.width / scale),
-                             cvRound(p.height / scale));
+                const cv::Rect box =
+                        stopline::pipeline::plate_detail::imageBox(work, row, options, scale);
                 std::fprintf(features, "%s,%zu,%d,%d,%d,%d,%.4f", label.source.c_str(), i, box.x,
                              box.y, box.width, box.height, plateIou(box, label.box));
                 for (double v : row.features)
