@@ -6,12 +6,12 @@
 // One browser, three contexts (reviewer, technician, supervisor).
 //
 // usage: node casework_test.mjs BACKOFFICE_BIN KEYGEN_BIN SEED_BIN ARTIFACT_DIR
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { launchBrowser, runTest, startServer, step } from './harness.mjs';
 
 const [bin, keygen, seed, artifactRoot] = process.argv.slice(2);
 const artifacts = join(artifactRoot, 'casework');
@@ -21,27 +21,7 @@ const data = join(dir, 'data');
 const run = (file, args) => execFileSync(file, args, { encoding: 'utf8', env: { ...process.env, STOPLINE_PASSWORD: 'tech-pw' } });
 const MIN_REVIEW_S = 5;
 
-let server, browser;
-let passed = 0, failed = 0;
-async function step(name, fn) {
-  try { await fn(); passed++; console.log('ok   ' + name); }
-  catch (e) { failed++; console.log('FAIL ' + name + ': ' + (e.stack || e)); throw e; }
-}
-
-async function startServer() {
-  server = spawn(bin, ['serve', '--data', data, '--listen', '127.0.0.1:0', '--threads', '2',
-    '--min-review-seconds', String(MIN_REVIEW_S), '--second-review-percent', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('server did not start: ' + out)), 60000);
-    server.stdout.on('data', (chunk) => {
-      out += chunk;
-      const m = out.match(/serving (http:\/\/[^\s]+)/);
-      if (m) { clearTimeout(timer); resolve(m[1].replace(/\/$/, '')); }
-    });
-    server.on('exit', (code) => reject(new Error('server exited ' + code + ': ' + out)));
-  });
-}
+let browser;
 
 async function login(base, user, password) {
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
@@ -78,7 +58,7 @@ const approveViaApi = (page, id, waitMs) => page.evaluate(async ([id, waitMs]) =
 const rowsOf = (page, sel) => page.$$eval(sel + ' tbody tr', (trs) => trs.map((tr) => Number(tr.dataset.case)));
 const isoDaysAgo = (n) => { const d = new Date(Date.now() - n * 86400000); return d.getFullYear() + '-' + String(d.getMonth() + 1).padStart(2, '0') + '-' + String(d.getDate()).padStart(2, '0'); };
 
-try {
+await runTest(dir, async () => {
   run(bin, ['init', '--data', data]);
   run(bin, ['demo-users', '--data', data]);
   run(keygen, ['-d', 'cam-9', '-o', dir]);
@@ -93,16 +73,12 @@ try {
     'SZN003,WA,Speedy Rentals Inc,"400 Airport Way, SeaTac WA 98158",206-555-0111,Kia,Rio,2023,red,rental_lease',
     'ABC004,WA,John Poe,"7 Oak Ave, Redmond WA 98052",425-555-0102,Honda,Civic,2021,blue,private', ''].join('\n'));
   console.log(run(bin, ['import-registry', '--data', data, '--csv', csv]).trim());
-  const base = await startServer();
+  const base = await startServer(bin, data, ['--min-review-seconds', String(MIN_REVIEW_S), '--second-review-percent', '0']);
   const port = new URL(base).port;
   /* Violations 50 days ago, so citations mailed 40 days ago are 10 days past due. */
   console.log(run(seed, ['--key', join(dir, 'cam-9.key'), '--device', 'cam-9', '--count', '4', '--port', port, '--token', token, '--days-ago', '50']).trim());
 
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchBrowser();
 
   const decided = {};
   let reviewer;
@@ -217,12 +193,4 @@ try {
     await sup.screenshot({ path: join(artifacts, 'stats.png'), fullPage: true });
     for (const p of [reviewer, tech, sup]) assert.deepEqual(p.errors.filter((e) => !/401|Unauthorized/.test(e)), [], 'no script errors');
   });
-} catch (e) {
-  if (!failed) { failed++; console.log('FAIL setup: ' + (e.stack || e)); }
-} finally {
-  if (browser) await browser.close().catch(() => {});
-  if (server) server.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exitCode = failed ? 1 : 0;
-}
+});

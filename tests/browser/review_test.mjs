@@ -5,12 +5,12 @@
 // the queue, and find the decision in the supervisor's audit view.
 //
 // usage: node review_test.mjs BACKOFFICE_BIN KEYGEN_BIN SEED_BIN ARTIFACT_DIR
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
+import { launchBrowser, runTest, startServer, step } from './harness.mjs';
 
 const [bin, keygen, seed, artifacts] = process.argv.slice(2);
 mkdirSync(artifacts, { recursive: true });
@@ -18,45 +18,18 @@ const dir = mkdtempSync(join(tmpdir(), 'stopline-browser-'));
 const data = join(dir, 'data');
 const run = (file, args) => execFileSync(file, args, { encoding: 'utf8', env: { ...process.env, STOPLINE_PASSWORD: 'admin-pw' } });
 
-let server, browser;
-let passed = 0, failed = 0;
-async function step(name, fn) {
-  try { await fn(); passed++; console.log('ok   ' + name); }
-  catch (e) { failed++; console.log('FAIL ' + name + ': ' + (e.stack || e)); throw e; }
-}
-
-async function startServer() {
-  server = spawn(bin, ['serve', '--data', data, '--listen', '127.0.0.1:0', '--threads', '2'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  return await new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error('server did not start: ' + out)), 60000);
-    server.stdout.on('data', (chunk) => {
-      out += chunk;
-      const m = out.match(/serving (http:\/\/[^\s]+)/);
-      if (m) { clearTimeout(timer); resolve(m[1].replace(/\/$/, '')); }
-    });
-    server.on('exit', (code) => reject(new Error('server exited ' + code + ': ' + out)));
-  });
-}
-
-try {
+await runTest(dir, async () => {
   run(bin, ['init', '--data', data]);
   run(bin, ['demo-users', '--data', data]);
   run(bin, ['add-user', '--data', data, '--username', 'nosig', '--role', 'reviewer']);
   run(keygen, ['-d', 'cam-7', '-o', dir]);
   const enrolled = run(bin, ['enroll-device', '--data', data, '--pub', join(dir, 'cam-7.pub'), '--site', 'NE 8th St']);
   const token = enrolled.match(/token ([0-9a-f]{64})/)[1];
-  const base = await startServer();
+  const base = await startServer(bin, data);
   const port = new URL(base).port;
   console.log(run(seed, ['--key', join(dir, 'cam-7.key'), '--device', 'cam-7', '--count', '4', '--port', port, '--token', token]).trim());
 
-  // Playwright's launch() always gives Chromium a fresh temporary --user-data-dir.
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-      '--disable-sync', '--no-first-run'],
-  });
+  const browser = await launchBrowser();
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   const page = await context.newPage();
   const consoleErrors = [];
@@ -171,12 +144,4 @@ try {
   await step('no script errors in the page', async () => {
     assert.deepEqual(consoleErrors.filter((e) => !/401|Unauthorized/.test(e)), []);
   });
-} catch (e) {
-  if (!failed) { failed++; console.log('FAIL setup: ' + (e.stack || e)); }
-} finally {
-  if (browser) await browser.close().catch(() => {});
-  if (server) server.kill('SIGTERM');
-  rmSync(dir, { recursive: true, force: true });
-  console.log(`${passed} passed, ${failed} failed`);
-  process.exitCode = failed ? 1 : 0;
-}
+});
