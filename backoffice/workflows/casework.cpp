@@ -53,6 +53,13 @@ std::string trim(const std::string &s)
     return s.substr(b, s.find_last_not_of(" \t\r\n") - b + 1);
 }
 
+/* The facts kept with a case file as an object; {} when none were stored. */
+json factsOf(const FileRow &f)
+{
+    json facts = json::parse(f.facts, nullptr, false);
+    return facts.is_object() ? facts : json::object();
+}
+
 } /* namespace */
 
 const char *const kCitationColumns =
@@ -504,13 +511,11 @@ rules::CaseFacts factsFor(SqlDb &db, const FileRow &f, const CaseInfo &c)
     Ownership o;
     if (!f.ownership.empty() && parseOwnership(f.ownership, &o))
         cf.ownership = o;
-    json facts = json::parse(f.facts.empty() ? "{}" : f.facts, nullptr, false);
-    if (facts.is_object()) {
-        if (facts.value("emergency_lights", json()).is_boolean())
-            cf.emergencyLights = facts["emergency_lights"].get<bool>();
-        if (facts.value("on_duty", json()).is_boolean())
-            cf.onDuty = facts["on_duty"].get<bool>();
-    }
+    json facts = factsOf(f);
+    if (facts.value("emergency_lights", json()).is_boolean())
+        cf.emergencyLights = facts["emergency_lights"].get<bool>();
+    if (facts.value("on_duty", json()).is_boolean())
+        cf.onDuty = facts["on_duty"].get<bool>();
     cf.stage = f.stage;
     cf.violationNs = c.eventUtcNs ? c.eventUtcNs : c.createdNs;
     return cf;
@@ -622,9 +627,7 @@ json CaseWork::route(int64_t caseId, const json &facts, const Actor &who)
         if (f.stage != "review" && f.stage != "owner_unknown")
             throw WorkError(409, "case " + std::to_string(caseId) + " was already routed (stage " +
                                          f.stage + ")");
-        json merged = json::parse(f.facts.empty() ? "{}" : f.facts, nullptr, false);
-        if (!merged.is_object())
-            merged = json::object();
+        json merged = factsOf(f);
         if (facts.is_object())
             for (auto &[k, val] : facts.items())
                 if (val.is_boolean())
@@ -931,9 +934,7 @@ json CaseWork::opsFinding(int64_t caseId, const json &body, const Actor &who)
             auto f = loadFile(db, caseId);
             if (!f)
                 return;
-            json facts = json::parse(f->facts.empty() ? "{}" : f->facts, nullptr, false);
-            if (!facts.is_object())
-                facts = json::object();
+            json facts = factsOf(*f);
             facts["on_duty"] = b["on_duty"];
             f->facts = facts.dump();
             saveFile(db, *f);
@@ -1173,7 +1174,7 @@ json CaseWork::caseFile(int64_t caseId)
                      parseOwnership(f->ownership, &o) ? ownershipLabel(o) : "not in the registry"},
                     {"routed_with",
                      f->vehicle.empty() ? json(nullptr) : json::parse(f->vehicle, nullptr, false)},
-                    {"facts", json::parse(f->facts.empty() ? "{}" : f->facts, nullptr, false)},
+                    {"facts", factsOf(*f)},
                     {"stage", f->stage},
                     {"outcome", f->outcome},
                     {"contact",
