@@ -43,6 +43,7 @@
 #include "pipeline/evidence/capture.h"
 #include "pipeline/trigger/red_light.h"
 #include "pipeline/trigger/school_zone.h"
+#include "sim_process.h"
 
 #include <CppUTest/TestHarness.h>
 
@@ -60,49 +61,6 @@ constexpr double kLimit = 25, kThresholdOver = 10;
 constexpr double kGraceS = 0.3, kMinYellowS = 3.0;
 constexpr double kStopLineFromEntryM = 5.8; /* entry loop: 4.0 m + 1.8 m before the line */
 constexpr double kSpacingM = 5.8;           /* the exit loop's near edge is on the stop line */
-
-struct Sim
-{
-    pid_t pid = -1;
-    fs::path dir;
-    int status = 0;
-    bool exited = false;
-
-    bool poll()
-    {
-        if (exited || pid <= 0)
-            return exited;
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            exited = true;
-        return exited;
-    }
-    ~Sim()
-    {
-        if (pid > 0 && !poll()) {
-            kill(pid, SIGTERM);
-            waitpid(pid, &status, 0);
-        }
-    }
-};
-
-std::string readFile(const fs::path &p)
-{
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-std::vector<Json> readTruth(const fs::path &p)
-{
-    std::vector<Json> out;
-    std::ifstream in(p);
-    std::string line;
-    while (std::getline(in, line))
-        if (!line.empty())
-            out.push_back(Json::parse(line));
-    return out;
-}
 
 /* Runs a command, returns its exit status and output. */
 int runCommand(const std::string &command, std::string *output)
@@ -201,29 +159,19 @@ HilRun runScenario()
     const fs::path dir = tmpl;
     fs::create_directories(dir / "records");
     fs::create_directories(dir / "keys");
-    const fs::path wires = dir / "wires.json", truth = dir / "truth.jsonl";
 
     /* The simulator, waiting for this process to attach to every wire. */
-    Sim sim;
-    sim.dir = dir;
-    sim.pid = fork();
-    if (sim.pid == 0) {
-        int out = open((dir / "sim.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        dup2(out, 1);
-        dup2(out, 2);
-        execl(SIM_BIN, SIM_BIN, SCENARIO, "--truth", truth.c_str(), "--wires-json", wires.c_str(),
-              "--socket-dir", dir.c_str(), "--wait-for", "gpio,camera,radar", "--wait-timeout",
-              "60", "--start-delay", "1", static_cast<char *>(nullptr));
-        _exit(127);
-    }
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (!fs::exists(wires) && !sim.poll() && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (!fs::exists(wires)) {
-        expect(false, "simulator did not start: " + readFile(dir / "sim.log"));
+    std::unique_ptr<hil::SimProcess> simProcess;
+    try {
+        simProcess = std::make_unique<hil::SimProcess>(
+                SCENARIO, std::vector<std::string>{"--wait-for", "gpio,camera,radar",
+                                                   "--wait-timeout", "60", "--start-delay", "1"});
+    } catch (const std::exception &e) {
+        expect(false, std::string("simulator did not start: ") + e.what());
         return run;
     }
-    const Json w = Json::parse(readFile(wires));
+    hil::SimProcess &sim = *simProcess;
+    const Json &w = sim.wires();
 
     boost::asio::io_context io;
     hal::Clock clock;
@@ -396,7 +344,7 @@ HilRun runScenario()
             Nanos now = monotonicNow();
             feed(redLight.poll(now));
             feed(school.poll(now));
-            if (!simEnded && sim.poll())
+            if (!simEnded && sim.exited())
                 simEnded = std::chrono::steady_clock::now();
             bool settled = coordinator.pending() == 0 && assembler.inFlight() == 0 &&
                            redLight.pendingCount() == 0 && !school.tracking();
@@ -409,7 +357,7 @@ HilRun runScenario()
         });
     };
     arm();
-    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
     while (!io.stopped() && std::chrono::steady_clock::now() < deadline)
         io.run_for(std::chrono::milliseconds(200));
     camera->stop();
@@ -421,14 +369,13 @@ HilRun runScenario()
     io.poll(); /* deliver results posted by the last seal */
 
     run.ran = true;
-    expect(sim.exited, "the simulator did not finish");
-    expect(WIFEXITED(sim.status) && WEXITSTATUS(sim.status) == 0,
-           "simulator failed: " + readFile(dir / "sim.log"));
+    expect(sim.exited(), "the simulator did not finish");
+    expect(sim.exitStatus() == 0, "simulator failed: " + sim.stderrText());
     expect(selfChecks >= 1, "no radar self-check");
     expect(latestSelfCheck && latestSelfCheck->passed(), "radar self-check did not pass");
 
     /* Ground truth, and what it implies under the configured rules. */
-    const std::vector<Json> records = readTruth(truth);
+    const std::vector<Json> records = sim.truth();
     Nanos t0 = 0;
     std::optional<Nanos> endNs;
     std::map<std::uint64_t, Json> frames;   /* camera sequence -> plates */
