@@ -50,14 +50,16 @@ std::vector<OverdueLine> overdueLines(SqlDb &db, int64_t now, bool citationsOnly
                           "contacts k WHERE k.case_id = c.case_id ORDER BY k.at_ns DESC, k.id DESC "
                           "LIMIT 1) FROM citations c JOIN cases x ON x.id = c.case_id LEFT JOIN "
                           "case_files f ON f.case_id = c.case_id WHERE c.status = 'issued' AND "
-                          "c.kind IN ('citation', 'reimbursement') AND c.due_ns < ? AND "
-                          "c.amount_cents > (SELECT COALESCE(SUM(p.amount_cents), 0) FROM payments "
-                          "p WHERE p.citation_id = c.id) ORDER BY c.due_ns, c.id LIMIT 5000",
+                          "c.kind IN " +
+                          /* Filtered here, not after the LIMIT: reimbursements must not
+                           * take the places of citations in the summons report. */
+                          (citationsOnly ? "('citation')" : "('citation', 'reimbursement')") +
+                          " AND c.due_ns < ? AND c.amount_cents > (SELECT "
+                          "COALESCE(SUM(p.amount_cents), 0) FROM payments p WHERE p.citation_id = "
+                          "c.id) ORDER BY c.due_ns, c.id LIMIT 5000",
                   {now})) {
         OverdueLine l;
         l.citation = citationFromRow(r);
-        if (citationsOnly && l.citation.kind != "citation")
-            continue;
         l.name = r.text(20).empty() ? l.citation.recipientName : r.text(20);
         l.address = r.text(21).empty() ? l.citation.recipientAddress : r.text(21);
         l.phone = r.text(22);
