@@ -68,6 +68,32 @@ json reviewJson(const Row &r)
                 {"decided_utc", r.isNull(14) ? "" : isoUtc(r.integer(14))}};
 }
 
+/* One reviewer's decisions: the quality page and the statistics show the same tally. */
+struct ReviewerTally
+{
+    int64_t approved = 0, rejected = 0, flagged = 0;
+    std::vector<int64_t> times;
+
+    void add(bool approve, int64_t timeOnCaseMs, int64_t minimumMs)
+    {
+        ++(approve ? approved : rejected);
+        times.push_back(timeOnCaseMs);
+        flagged += timeOnCaseMs < minimumMs;
+    }
+};
+
+json reviewersJson(const std::map<std::string, ReviewerTally> &byReviewer)
+{
+    json out = json::array();
+    for (const auto &[name, t] : byReviewer)
+        out.push_back({{"reviewer", name},
+                       {"approved", t.approved},
+                       {"rejected", t.rejected},
+                       {"median_time_on_case_ms", median(t.times)},
+                       {"faster_than_minimum", t.flagged}});
+    return out;
+}
+
 const char *kReviewSelect =
         "SELECT s.case_id, s.reason, s.decided_by, s.time_on_case_ms, s.minimum_ms, s.queued_ns, "
         "s.reviewer, s.reviewed_ns, s.verdict, s.note, c.decision, c.reason_code, "
@@ -88,28 +114,13 @@ json CaseWork::quality()
              db.query(std::string(kReviewSelect) +
                       "WHERE s.reviewed_ns IS NOT NULL ORDER BY s.reviewed_ns DESC LIMIT 100"))
             done.push_back(reviewJson(r));
-        struct Acc
-        {
-            int64_t approved = 0, rejected = 0, flagged = 0;
-            std::vector<int64_t> times;
-        };
-        std::map<std::string, Acc> by;
+        std::map<std::string, ReviewerTally> by;
         for (const Row &r : db.query("SELECT decided_by, decision, time_on_case_ms FROM cases "
                                      "WHERE status <> 'queued' AND decided_ns >= ?",
-                                     {since})) {
-            Acc &a = by[r.text(0)];
-            (r.text(1) == "approved" ? a.approved : a.rejected)++;
-            int64_t t = r.isNull(2) ? 0 : r.integer(2);
-            a.times.push_back(t);
-            if (t < config_.minReviewMs)
-                ++a.flagged;
-        }
-        for (auto &[name, a] : by)
-            reviewers.push_back({{"reviewer", name},
-                                 {"approved", a.approved},
-                                 {"rejected", a.rejected},
-                                 {"median_time_on_case_ms", median(a.times)},
-                                 {"faster_than_minimum", a.flagged}});
+                                     {since}))
+            by[r.text(0)].add(r.text(1) == "approved", r.isNull(2) ? 0 : r.integer(2),
+                              config_.minReviewMs);
+        reviewers = reviewersJson(by);
     });
     return json{{"pending", pending},
                 {"done", done},
@@ -198,12 +209,7 @@ json CaseWork::statistics(int days)
     materializeStats(since);
     std::map<std::string, int64_t> bySite, byType, byLane, byReason;
     std::vector<int64_t> byHour(24, 0);
-    struct Rev
-    {
-        int64_t approved = 0, rejected = 0, flagged = 0;
-        std::vector<int64_t> times;
-    };
-    std::map<std::string, Rev> byReviewer;
+    std::map<std::string, ReviewerTally> byReviewer;
     std::map<std::string, std::vector<int64_t>> yellow, yellowMin;
     int64_t total = 0, approved = 0, rejected = 0, queued = 0;
     store_->transact(false, [&](SqlDb &db) {
@@ -220,16 +226,13 @@ json CaseWork::statistics(int days)
             ++byHour[localHour(r.integer(3))];
             std::string status = r.text(4);
             if (status == "approved" || status == "rejected") {
-                Rev &rv = byReviewer[r.text(6)];
-                int64_t t = r.isNull(7) ? 0 : r.integer(7);
-                rv.times.push_back(t);
-                rv.flagged += t < config_.minReviewMs;
-                if (status == "approved") {
+                bool approve = status == "approved";
+                byReviewer[r.text(6)].add(approve, r.isNull(7) ? 0 : r.integer(7),
+                                          config_.minReviewMs);
+                if (approve) {
                     ++approved;
-                    ++rv.approved;
                 } else {
                     ++rejected;
-                    ++rv.rejected;
                     ++byReason[r.text(5)];
                 }
             } else {
@@ -255,13 +258,6 @@ json CaseWork::statistics(int days)
         if (byReason.count(rr.code))
             reasons.push_back(
                     {{"key", rr.code}, {"label", rr.label}, {"count", byReason[rr.code]}});
-    json reviewers = json::array();
-    for (auto &[name, rv] : byReviewer)
-        reviewers.push_back({{"reviewer", name},
-                             {"approved", rv.approved},
-                             {"rejected", rv.rejected},
-                             {"median_time_on_case_ms", median(rv.times)},
-                             {"faster_than_minimum", rv.flagged}});
     json yellows = json::array();
     for (auto &[site, v] : yellow) {
         std::vector<int64_t> sorted = v;
@@ -357,7 +353,7 @@ json CaseWork::statistics(int days)
                 {"by_lane", series(byLane)},
                 {"by_hour", hours},
                 {"rejections_by_reason", reasons},
-                {"by_reviewer", reviewers},
+                {"by_reviewer", reviewersJson(byReviewer)},
                 {"minimum_review_ms", config_.minReviewMs},
                 {"yellow_by_site", yellows},
                 {"devices", devices}};
