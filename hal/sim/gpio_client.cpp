@@ -1,10 +1,7 @@
 #include "hal/sim/gpio_client.h"
 
 #include <array>
-#include <cerrno>
-#include <cstring>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <boost/asio/local/stream_protocol.hpp>
