@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <tuple>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -712,7 +713,12 @@ BOTH_BACKENDS(Quality, FastDecisionsAreFlaggedForASecondReviewByAnotherSuperviso
     LONGS_EQUAL(fast, q["pending"][0]["case_id"].get<int64_t>());
     CHECK(q["pending"][0]["rubber_stamp"].get<bool>());
     LONGS_EQUAL(3'000, q["pending"][0]["time_on_case_ms"].get<int64_t>());
-    LONGS_EQUAL(1, q["reviewers"][0]["faster_than_minimum"].get<int64_t>());
+    const json &alice = q["reviewers"][0];
+    STRCMP_EQUAL("alice", alice["reviewer"].get<std::string>().c_str());
+    LONGS_EQUAL(1, alice["approved"].get<int64_t>());
+    LONGS_EQUAL(1, alice["rejected"].get<int64_t>());
+    LONGS_EQUAL(16'500, alice["median_time_on_case_ms"].get<int64_t>());
+    LONGS_EQUAL(1, alice["faster_than_minimum"].get<int64_t>());
     refused(409, "another supervisor", [&] {
         env.work->secondReview(fast, {{"verdict", "agree"}}, {"alice", "x"});
     });
@@ -763,6 +769,16 @@ BOTH_BACKENDS(Statistics, ViolationsByLaneAndHourDecisionsByReasonAndReviewer)
     LONGS_EQUAL(3, s["by_hour"][8]["count"].get<int64_t>()); /* 08:15 to 08:17 */
     STRCMP_EQUAL("duplicate", s["rejections_by_reason"][0]["key"].get<std::string>().c_str());
     LONGS_EQUAL(2, s["by_reviewer"].size());
+    /* alice approved in 40 s, bob rejected in 20 s: neither under the 15 s minimum. */
+    for (const auto &[i, name, approved, ms] :
+         {std::tuple{0, "alice", 1, 40'000}, std::tuple{1, "bob", 0, 20'000}}) {
+        const json &r = s["by_reviewer"][i];
+        STRCMP_EQUAL(name, r["reviewer"].get<std::string>().c_str());
+        LONGS_EQUAL(approved, r["approved"].get<int64_t>());
+        LONGS_EQUAL(1 - approved, r["rejected"].get<int64_t>());
+        LONGS_EQUAL(ms, r["median_time_on_case_ms"].get<int64_t>());
+        LONGS_EQUAL(0, r["faster_than_minimum"].get<int64_t>());
+    }
     LONGS_EQUAL(3, s["yellow_by_site"][0]["count"].get<int64_t>());
     json dev = s["devices"][0];
     LONGS_EQUAL(1, dev["heartbeats"].size());
