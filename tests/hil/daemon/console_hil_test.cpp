@@ -148,13 +148,8 @@ TEST_GROUP(DaemonConsoleHil){};
 TEST(DaemonConsoleHil, LoginLockoutSetAndSealedForkTestOverAPty)
 {
     WorkDir work("daemon-console-hil");
-    DaemonSetup setup;
-    setup.work = work.path();
     BackOffice backoffice(work.path() / "backoffice");
-    setup.token = backoffice.enroll(makeDeviceKey(work.path(), setup.deviceId), "HIL console");
-    backoffice.start();
-    setup.url = backoffice.url();
-    setup.serverPub = backoffice.serverPub();
+    DaemonSetup setup = enrolledSetup(work.path(), backoffice, "HIL console");
 
     std::string hash;
     LONGS_EQUAL(0, runCommand("echo 'fork-and-ladder' | " + std::string(STOPLINED_BIN) +
@@ -168,8 +163,7 @@ TEST(DaemonConsoleHil, LoginLockoutSetAndSealedForkTestOverAPty)
     setup.settings["console"]["lockout_s"] = "4";
     setup.extra = "\n[[console.users]]\nname = \"tech\"\npassword_hash = \"" + hash + "\"\n";
 
-    SimProcess sim("demo.toml", {"--wait-for", "gpio,camera,radar", "--wait-timeout", "60",
-                                 "--start-delay", "1"});
+    SimProcess sim("demo.toml", kSimWaitsForDaemon);
     setup.wires = sim.wires();
     fs::path config = writeDaemonConfig(setup);
     Stoplined daemon(config, work.path() / "stoplined.log");

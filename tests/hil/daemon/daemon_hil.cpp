@@ -360,6 +360,23 @@ fs::path writeDaemonConfig(const DaemonSetup &s)
     return config;
 }
 
+DaemonSetup enrolledSetup(const fs::path &work, BackOffice &backoffice, const std::string &site)
+{
+    DaemonSetup setup;
+    setup.work = work;
+    setup.token = backoffice.enroll(makeDeviceKey(work, setup.deviceId), site);
+    backoffice.start();
+    setup.url = backoffice.url();
+    setup.serverPub = backoffice.serverPub();
+    return setup;
+}
+
+bool spoolDrains(const fs::path &work, Nanos timeout)
+{
+    std::this_thread::sleep_for(std::chrono::seconds(6));
+    return waitUntil([&] { return fs::is_empty(work / "state/spool/records"); }, timeout);
+}
+
 void Stoplined::start()
 {
     child_.start({STOPLINED_BIN, "--config", config_.string()}, log_, env);
@@ -490,6 +507,14 @@ Arrived fetchArrived(BackOffice &bo, const std::string &deviceId)
         a.bySeq[static_cast<std::uint64_t>(seq)] = rec;
     }
     return a;
+}
+
+std::string Arrived::problemText() const
+{
+    std::string out;
+    for (const std::string &p : problems)
+        out += p + "\n";
+    return out;
 }
 
 std::string joined(const std::set<std::string> &s)

@@ -114,6 +114,19 @@ fs::path makeDeviceKey(const fs::path &work, const std::string &deviceId);
 /* Writes WORK/stoplined.toml (and the token file) for `setup`. */
 fs::path writeDaemonConfig(const DaemonSetup &setup);
 
+/* A setup in `work` whose device is enrolled at `backoffice` as `site`. Starts the
+ * back-office: its port is fixed on first start, and the configuration names it. */
+DaemonSetup enrolledSetup(const fs::path &work, BackOffice &backoffice, const std::string &site);
+
+/* stopline-sim arguments holding the scenario until stoplined has opened the GPIO,
+ * camera and radar wires, then starting it a second later. */
+inline const std::vector<std::string> kSimWaitsForDaemon = {
+        "--wait-for", "gpio,camera,radar", "--wait-timeout", "60", "--start-delay", "1"};
+
+/* After the scenario: waits 6 s for the last captures to finish (continuation, B-shot,
+ * clip), then up to `timeout` for WORK's spool to drain. */
+bool spoolDrains(const fs::path &work, Nanos timeout);
+
 /* A fresh folder under /tmp; removed on destruction unless the test failed or
  * STOPLINE_HIL_KEEP is set (then its path is printed). */
 class WorkDir
@@ -185,6 +198,9 @@ struct Arrived
     std::int64_t highestSeq = -1;
     std::map<std::uint64_t, evidence::Record> bySeq; /* parsed, of the exact stored bytes */
     std::vector<std::string> problems;               /* unparsable or missing records */
+
+    /* The problems one per line ("" when none), for a single STRCMP_EQUAL. */
+    std::string problemText() const;
 };
 Arrived fetchArrived(BackOffice &backoffice, const std::string &deviceId);
 

@@ -5,7 +5,6 @@
 #include <map>
 #include <set>
 #include <string>
-#include <thread>
 
 #include "daemon_hil.h"
 #include "sim_process.h"
@@ -20,25 +19,17 @@ TEST_GROUP(DaemonDemoHil){};
 TEST(DaemonDemoHil, EveryGroundTruthViolationArrivesOnceAndVerifies)
 {
     WorkDir work("daemon-demo-hil");
-    DaemonSetup setup;
-    setup.work = work.path();
     BackOffice backoffice(work.path() / "backoffice");
-    setup.token = backoffice.enroll(makeDeviceKey(work.path(), setup.deviceId), "HIL demo");
-    backoffice.start();
-    setup.url = backoffice.url();
-    setup.serverPub = backoffice.serverPub();
+    DaemonSetup setup = enrolledSetup(work.path(), backoffice, "HIL demo");
 
-    SimProcess sim("demo.toml", {"--wait-for", "gpio,camera,radar", "--wait-timeout", "60",
-                                 "--start-delay", "1"});
+    SimProcess sim("demo.toml", kSimWaitsForDaemon);
     setup.wires = sim.wires();
     Stoplined daemon(writeDaemonConfig(setup), work.path() / "stoplined.log");
     daemon.start();
 
     LONGS_EQUAL_TEXT(0, sim.wait(180 * kNanosPerSecond), sim.stderrText().c_str());
     /* The last captures finish (continuation, B-shot, clip) and the spool drains. */
-    std::this_thread::sleep_for(std::chrono::seconds(6));
-    bool drained = waitUntil([&] { return fs::is_empty(work.path() / "state/spool/records"); },
-                             60 * kNanosPerSecond);
+    bool drained = spoolDrains(work.path(), 60 * kNanosPerSecond);
     int stopped = daemon.stop();
     std::string log = daemon.log();
     if (!drained || stopped != 0)
@@ -53,10 +44,7 @@ TEST(DaemonDemoHil, EveryGroundTruthViolationArrivesOnceAndVerifies)
                        .c_str());
 
     Arrived arrived = fetchArrived(backoffice, setup.deviceId);
-    std::string problems;
-    for (const std::string &p : arrived.problems)
-        problems += p + "\n";
-    STRCMP_EQUAL("", problems.c_str());
+    STRCMP_EQUAL("", arrived.problemText().c_str());
     /* No gaps: the back-office holds seq 0..head, each once. */
     LONGS_EQUAL(arrived.highestSeq + 1, static_cast<long>(arrived.records));
     CHECK(arrived.bySeq.count(0) && arrived.bySeq.at(0).has_genesis());

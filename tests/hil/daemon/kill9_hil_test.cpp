@@ -38,20 +38,13 @@ TEST_GROUP(DaemonKill9Hil){};
 TEST(DaemonKill9Hil, EveryCapturedViolationArrivesExactlyOnceAfterThirtyKills)
 {
     WorkDir work("daemon-kill9-hil");
-    DaemonSetup setup;
-    setup.work = work.path();
     BackOffice backoffice(work.path() / "backoffice");
-    setup.token = backoffice.enroll(makeDeviceKey(work.path(), setup.deviceId), "HIL kill -9");
-    backoffice.start();
-    setup.url = backoffice.url();
-    setup.serverPub = backoffice.serverPub();
+    DaemonSetup setup = enrolledSetup(work.path(), backoffice, "HIL kill -9");
     /* Restarted daemons must reach the back-office again quickly. */
     setup.settings["upload"]["backoff_max_s"] = "2";
     setup.settings["upload"]["heartbeat_s"] = "2";
 
-    SimProcess sim(
-            std::string(DAEMON_HIL_DIR) + "/kill9.toml",
-            {"--wait-for", "gpio,camera,radar", "--wait-timeout", "60", "--start-delay", "1"});
+    SimProcess sim(std::string(DAEMON_HIL_DIR) + "/kill9.toml", kSimWaitsForDaemon);
     setup.wires = sim.wires();
     Stoplined daemon(writeDaemonConfig(setup), work.path() / "stoplined.log");
 
@@ -100,9 +93,7 @@ TEST(DaemonKill9Hil, EveryCapturedViolationArrivesExactlyOnceAfterThirtyKills)
     daemon.start();
     CHECK(daemon.waitForLog("running as", offset, 60 * kS).has_value());
     LONGS_EQUAL_TEXT(0, sim.wait(300 * kS), sim.stderrText().c_str());
-    std::this_thread::sleep_for(std::chrono::seconds(6));
-    bool drained =
-            waitUntil([&] { return fs::is_empty(work.path() / "state/spool/records"); }, 90 * kS);
+    bool drained = spoolDrains(work.path(), 90 * kS);
     int stopped = daemon.stop();
     std::string log = daemon.log();
     CHECK_TEXT(drained, "the spool did not drain after the last restart");
@@ -113,10 +104,7 @@ TEST(DaemonKill9Hil, EveryCapturedViolationArrivesExactlyOnceAfterThirtyKills)
     CHECK_TEXT(captured.size() >= 5, "too few captures to say anything");
 
     Arrived arrived = fetchArrived(backoffice, setup.deviceId);
-    std::string problems;
-    for (const std::string &p : arrived.problems)
-        problems += p + "\n";
-    STRCMP_EQUAL("", problems.c_str());
+    STRCMP_EQUAL("", arrived.problemText().c_str());
     LONGS_EQUAL(arrived.highestSeq + 1, static_cast<long>(arrived.records));
 
     std::set<std::uint64_t> seqs(captured.begin(), captured.end());

@@ -24,16 +24,10 @@ TEST_GROUP(DaemonOutageHil){};
 TEST(DaemonOutageHil, AllArriveAfterSixtySecondsDownWithoutDuplicates)
 {
     WorkDir work("daemon-outage-hil");
-    DaemonSetup setup;
-    setup.work = work.path();
     BackOffice backoffice(work.path() / "backoffice");
-    setup.token = backoffice.enroll(makeDeviceKey(work.path(), setup.deviceId), "HIL outage");
-    backoffice.start();
-    setup.url = backoffice.url();
-    setup.serverPub = backoffice.serverPub();
+    DaemonSetup setup = enrolledSetup(work.path(), backoffice, "HIL outage");
 
-    SimProcess sim("demo.toml", {"--wait-for", "gpio,camera,radar", "--wait-timeout", "60",
-                                 "--start-delay", "1"});
+    SimProcess sim("demo.toml", kSimWaitsForDaemon);
     setup.wires = sim.wires();
     Stoplined daemon(writeDaemonConfig(setup), work.path() / "stoplined.log");
     daemon.start();
@@ -57,9 +51,7 @@ TEST(DaemonOutageHil, AllArriveAfterSixtySecondsDownWithoutDuplicates)
     backoffice.start();
 
     LONGS_EQUAL_TEXT(0, sim.wait(120 * kS), sim.stderrText().c_str());
-    std::this_thread::sleep_for(std::chrono::seconds(6));
-    bool drained =
-            waitUntil([&] { return fs::is_empty(work.path() / "state/spool/records"); }, 90 * kS);
+    bool drained = spoolDrains(work.path(), 90 * kS);
     int stopped = daemon.stop();
     std::string log = daemon.log();
     if (!drained || stopped != 0)
@@ -71,10 +63,7 @@ TEST(DaemonOutageHil, AllArriveAfterSixtySecondsDownWithoutDuplicates)
 
     Expected expected = expectedViolations(sim.truth());
     Arrived arrived = fetchArrived(backoffice, setup.deviceId);
-    std::string problems;
-    for (const std::string &p : arrived.problems)
-        problems += p + "\n";
-    STRCMP_EQUAL("", problems.c_str());
+    STRCMP_EQUAL("", arrived.problemText().c_str());
     LONGS_EQUAL(arrived.highestSeq + 1, static_cast<long>(arrived.records));
 
     std::map<std::string, int> cited;

@@ -35,16 +35,11 @@ TEST_GROUP(DaemonSpoolFullHil){};
 TEST(DaemonSpoolFullHil, SuspendsWithAnAlarmDropsNothingAndResumesOnceDrained)
 {
     WorkDir work("daemon-spool-hil");
-    DaemonSetup setup;
-    setup.work = work.path();
     BackOffice backoffice(work.path() / "backoffice");
-    setup.token = backoffice.enroll(makeDeviceKey(work.path(), setup.deviceId), "HIL spool");
-    /* Not started yet: the spool has to fill. The port is fixed on first start, so pick
-     * it now by starting and stopping once. */
-    backoffice.start();
+    DaemonSetup setup = enrolledSetup(work.path(), backoffice, "HIL spool");
+    /* Down again at once: the spool has to fill. Starting it once fixed the port the
+     * configuration names. */
     backoffice.stop();
-    setup.url = backoffice.url();
-    setup.serverPub = backoffice.serverPub();
     setup.settings["spool"]["capacity_mb"] = "1.2";
     setup.settings["spool"]["reserve_mb"] = "0.4";
     /* Heartbeats every second; record retries back off to 3-6 s, so the back-office
@@ -53,8 +48,7 @@ TEST(DaemonSpoolFullHil, SuspendsWithAnAlarmDropsNothingAndResumesOnceDrained)
     setup.settings["upload"]["backoff_base_ms"] = "3000";
     setup.settings["upload"]["backoff_max_s"] = "6";
 
-    SimProcess sim("demo.toml", {"--wait-for", "gpio,camera,radar", "--wait-timeout", "60",
-                                 "--start-delay", "1"});
+    SimProcess sim("demo.toml", kSimWaitsForDaemon);
     setup.wires = sim.wires();
     Stoplined daemon(writeDaemonConfig(setup), work.path() / "stoplined.log");
     daemon.start();
@@ -104,9 +98,7 @@ TEST(DaemonSpoolFullHil, SuspendsWithAnAlarmDropsNothingAndResumesOnceDrained)
     CHECK_TEXT(sawResumed, ("enforcement did not resume in a heartbeat: " + lastBody).c_str());
 
     LONGS_EQUAL_TEXT(0, sim.wait(120 * kS), sim.stderrText().c_str());
-    std::this_thread::sleep_for(std::chrono::seconds(6));
-    bool drained =
-            waitUntil([&] { return fs::is_empty(work.path() / "state/spool/records"); }, 60 * kS);
+    bool drained = spoolDrains(work.path(), 60 * kS);
     int stopped = daemon.stop();
     std::string log = daemon.log();
     if (!drained || stopped != 0)
@@ -130,10 +122,7 @@ TEST(DaemonSpoolFullHil, SuspendsWithAnAlarmDropsNothingAndResumesOnceDrained)
                "fewer than two violations captured after the spool drained");
 
     Arrived arrived = fetchArrived(backoffice, setup.deviceId);
-    std::string problems;
-    for (const std::string &p : arrived.problems)
-        problems += p + "\n";
-    STRCMP_EQUAL("", problems.c_str());
+    STRCMP_EQUAL("", arrived.problemText().c_str());
     LONGS_EQUAL(arrived.highestSeq + 1, static_cast<long>(arrived.records));
     for (std::uint64_t seq : captured)
         CHECK_TEXT(arrived.bySeq.count(seq) && arrived.bySeq.at(seq).has_violation(),
