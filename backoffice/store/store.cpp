@@ -693,17 +693,26 @@ std::vector<DeviceInfo> Store::devices()
     return out;
 }
 
+namespace {
+
+const char *const kKeySelect = "SELECT key_id, device_id, public_key, not_before_ns, "
+                               "not_after_ns, revoked_ns, source FROM device_keys ";
+
+DeviceKey keyFromRow(const Row &r)
+{
+    return DeviceKey{r.text(0),    r.text(1),    r.text(2), r.integer(3),
+                     r.integer(4), r.integer(5), r.text(6)};
+}
+
+} /* namespace */
+
 std::optional<DeviceKey> Store::findKey(const std::string &keyId)
 {
     Conn db = borrow();
-    auto rows = db->query("SELECT key_id, device_id, public_key, not_before_ns, not_after_ns, "
-                          "revoked_ns, source FROM device_keys WHERE key_id = ?",
-                          {keyId});
+    auto rows = db->query(std::string(kKeySelect) + "WHERE key_id = ?", {keyId});
     if (rows.empty())
         return std::nullopt;
-    const Row &r = rows[0];
-    return DeviceKey{r.text(0),    r.text(1),    r.text(2), r.integer(3),
-                     r.integer(4), r.integer(5), r.text(6)};
+    return keyFromRow(rows[0]);
 }
 
 std::vector<DeviceKey> Store::deviceKeys(const std::string &deviceId)
@@ -711,12 +720,9 @@ std::vector<DeviceKey> Store::deviceKeys(const std::string &deviceId)
     Conn db = borrow();
     std::vector<DeviceKey> out;
     for (const Row &r :
-         db->query("SELECT key_id, device_id, public_key, not_before_ns, not_after_ns, "
-                   "revoked_ns, source FROM device_keys WHERE device_id = ? ORDER BY "
-                   "not_before_ns",
+         db->query(std::string(kKeySelect) + "WHERE device_id = ? ORDER BY not_before_ns",
                    {deviceId}))
-        out.push_back({r.text(0), r.text(1), r.text(2), r.integer(3), r.integer(4), r.integer(5),
-                       r.text(6)});
+        out.push_back(keyFromRow(r));
     return out;
 }
 
