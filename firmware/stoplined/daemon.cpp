@@ -112,6 +112,13 @@ const Lane *findLane(const std::vector<Lane> &lanes, const std::string &spec, st
     return found;
 }
 
+/* A configuration problem for the console: key and message, without the file and line
+ * (the technician changed a key, not a line of the file). */
+std::string keyedMessage(const ConfigError &e)
+{
+    return e.key.empty() ? e.message : e.key + ": " + e.message;
+}
+
 } /* namespace */
 
 /* Passes edges through to the drivers and lets the console watch them. */
@@ -1068,8 +1075,7 @@ void Daemon::adopt(std::unique_ptr<LoadedConfig> next, const std::string &why)
     loaded_ = std::move(next);
     assembler_->setSite(siteIdentity(loaded_->config, configHash_));
     if (rulesLive) {
-        pendingRules_ = std::make_unique<LoadedConfig>();
-        pendingRules_->config = loaded_->config;
+        pendingRules_ = loaded_->config;
         rebuildRulesWhenIdle();
     }
     checkHealth();
@@ -1080,7 +1086,7 @@ void Daemon::rebuildRulesWhenIdle()
     /* Rule ids restart in a new rule: never while a candidate of the old one is open. */
     if (!pendingRules_ || !rules_->idle() || coordinator_->pending() != 0)
         return;
-    rules_ = makeRules(pendingRules_->config);
+    rules_ = makeRules(*pendingRules_);
     pendingRules_.reset();
     log_->info("rules rebuilt with the new configuration (phase history replayed)");
 }
@@ -1274,8 +1280,7 @@ std::optional<std::string> Daemon::setConfig(const std::string &key, const std::
     if (!r.errors.empty()) {
         std::string all;
         for (const ConfigError &e : r.errors)
-            all += (all.empty() ? "" : "; ") +
-                   (e.key.empty() ? e.message : e.key + ": " + e.message);
+            all += (all.empty() ? "" : "; ") + keyedMessage(e);
         return all;
     }
     if (auto err = pipeline::writeFileDurably(loaded_->config.device.stateDir,
@@ -1365,9 +1370,7 @@ void Daemon::calibrate(const std::string &what, const std::vector<std::string> &
     layers.calibration = cal;
     LoadResult r = loadConfig(loaded_->mainFile, layers);
     if (!r.errors.empty()) {
-        done("error: " + (r.errors.front().key.empty()
-                                  ? r.errors.front().message
-                                  : r.errors.front().key + ": " + r.errors.front().message));
+        done("error: " + keyedMessage(r.errors.front()));
         return;
     }
     /* The record first: a calibration nobody can prove was made must not take effect. */

@@ -142,7 +142,7 @@ private:
 
     /* rules */
     std::unique_ptr<RuleSet> rules_;
-    std::unique_ptr<LoadedConfig> pendingRules_;    /* applied once no candidate is pending */
+    std::optional<DaemonConfig> pendingRules_;      /* applied once no candidate is pending */
     std::deque<drivers::PhaseChange> phaseHistory_; /* replayed into rebuilt rules */
     std::deque<drivers::SignalFault> faultHistory_;
     std::map<std::string, drivers::BeaconState> beacons_;
