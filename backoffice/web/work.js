@@ -5,8 +5,8 @@
  * payment, C contact. */
 'use strict';
 
-const today = () => { const d = new Date(); return d.getFullYear() + '-' + String(d.getMonth() + 1).padStart(2, '0') + '-' + String(d.getDate()).padStart(2, '0'); };
 const daysAgo = (n) => { const d = new Date(Date.now() - n * 86400000); return d.getFullYear() + '-' + String(d.getMonth() + 1).padStart(2, '0') + '-' + String(d.getDate()).padStart(2, '0'); };
+const today = () => daysAgo(0);
 const typeName = (t) => (t || '').replace(/_/g, ' ');
 const caseLink = (id) => h('a', { href: '#/file/' + id }, 'Case ' + id);
 const table = (id, heads, rows, attrs) => h('table', Object.assign({ class: 'panel', id }, attrs || {}),
