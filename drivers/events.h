@@ -74,11 +74,13 @@ struct LoopCrossing
 {
     std::string approach;
     unsigned lane = 0;
-    Nanos entryOnNs = 0;  /* leading edge reached the entry loop */
-    Nanos exitOnNs = 0;   /* leading edge reached the exit loop */
-    Nanos entryOffNs = 0; /* 0 while still occupied */
-    double spacingM = 0;  /* leading edge to leading edge */
-    double speedMps = 0;  /* spacingM / (exitOn - entryOn) */
+    Nanos entryOnNs = 0;     /* leading edge reached the entry loop */
+    Nanos exitOnNs = 0;      /* leading edge reached the exit loop */
+    Nanos entryOffNs = 0;    /* 0 while still occupied */
+    double spacingM = 0;     /* leading edge to leading edge */
+    double speedMps = 0;     /* spacingM / (exitOn - entryOn) */
+    double entryLengthM = 0; /* loop lengths along travel, 0 when not configured */
+    double exitLengthM = 0;
 };
 
 enum class SpeedUnit { Mph, Kmh, MetersPerSecond, FeetPerSecond, CentimetersPerSecond };

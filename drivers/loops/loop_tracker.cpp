@@ -147,6 +147,8 @@ void LoopTracker::apply(std::size_t index, const EdgeDebouncer::Change &change, 
     crossing.exitOnNs = change.at;
     crossing.entryOffNs = entry.entryOffNs.value_or(0);
     crossing.spacingM = lane.config.spacingM;
+    crossing.entryLengthM = lane.config.entryLengthM;
+    crossing.exitLengthM = lane.config.exitLengthM;
     crossing.speedMps = lane.config.spacingM /
                         (static_cast<double>(change.at - entry.entryOnNs) / kNanosPerSecond);
     if (sink_.onCrossing)

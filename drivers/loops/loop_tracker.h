@@ -21,6 +21,10 @@ struct LoopLaneConfig
     std::string entryLoop; /* hal line names */
     std::string exitLoop;
     double spacingM = 0; /* leading edge of entry loop to leading edge of exit loop */
+    /* Loop lengths along travel; with both, the crossing can be estimated from all four
+     * instants of a pass (see crossing_estimate.h). 0: not known. */
+    double entryLengthM = 0;
+    double exitLengthM = 0;
 };
 
 struct LoopTrackerConfig

@@ -42,6 +42,12 @@ void keepLatest(std::optional<Nanos> &best, std::optional<Nanos> candidate)
 
 } /* namespace */
 
+Nanos faultRecognitionLatency(const PhaseDecoderConfig &c)
+{
+    const Nanos flashing = static_cast<Nanos>(c.flashPeriods + 1) * c.flashMaxPeriodNs;
+    return std::max({c.darkHoldNs, c.conflictHoldNs, c.invalidHoldNs, flashing}) + c.debounceNs;
+}
+
 PhaseDecoder::PhaseDecoder(PhaseDecoderConfig config, SignalSink sink)
     : config_(std::move(config)), sink_(std::move(sink))
 {
@@ -173,6 +179,9 @@ void PhaseDecoder::step(Nanos now)
                 while (l.onEdges.size() > config_.flashPeriods + 1)
                     l.onEdges.pop_front();
             } else {
+                l.offEdges.push_back(change.at);
+                while (l.offEdges.size() > config_.flashPeriods + 2)
+                    l.offEdges.pop_front();
                 l.offSince = change.at;
             }
         }
@@ -198,9 +207,19 @@ std::optional<std::pair<Nanos, Phase>> PhaseDecoder::flashing(const Head &head, 
             if (period < config_.flashMinPeriodNs || period > config_.flashMaxPeriodNs)
                 regular = false;
         }
-        if (regular)
-            return std::make_pair(l.onEdges.front(),
-                                  lamp == kRed ? Phase::FlashingRed : Phase::FlashingYellow);
+        if (!regular)
+            continue;
+        /* The pattern began when the lamp first went out before its first counted flash
+         * (a steady red turning into flashing red goes dark first): the head stopped
+         * showing a steady phase then, and that is when the fault starts. */
+        Nanos start = l.onEdges.front();
+        for (auto off = l.offEdges.rbegin(); off != l.offEdges.rend(); ++off)
+            if (*off < l.onEdges.front()) {
+                if (l.onEdges.front() - *off <= config_.flashMaxPeriodNs)
+                    start = *off;
+                break;
+            }
+        return std::make_pair(start, lamp == kRed ? Phase::FlashingRed : Phase::FlashingYellow);
     }
     return std::nullopt;
 }

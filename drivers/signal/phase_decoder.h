@@ -48,6 +48,12 @@ struct PhaseDecoderConfig
     unsigned flashPeriods = 2;
 };
 
+/* The longest a fault that has begun can go unreported: the dark and conflict holds, and
+ * for flashing the first off-time plus `flashPeriods` periods at the slowest flash rate,
+ * each behind the lamp debounce. A decision about a crossing is final only this long after
+ * it (the red-light rule's signal settle time). */
+Nanos faultRecognitionLatency(const PhaseDecoderConfig &config);
+
 /* Where the decoder's conclusions go; any may be empty. */
 struct SignalSink
 {
@@ -90,7 +96,8 @@ private:
         bool on = false;
         std::optional<Nanos> onSince;
         std::optional<Nanos> offSince;
-        std::deque<Nanos> onEdges; /* recent accepted on-edges, for flash detection */
+        std::deque<Nanos> onEdges;  /* recent accepted on-edges, for flash detection */
+        std::deque<Nanos> offEdges; /* recent accepted off-edges: when a flashing began */
     };
 
     struct Head

@@ -51,6 +51,12 @@ const char *reasonName(Reason reason)
         return "under_threshold";
     case Reason::TooFewSamples:
         return "too_few_samples";
+    case Reason::RadarGap:
+        return "radar_gap";
+    case Reason::EvidenceIncomplete:
+        return "evidence_incomplete";
+    case Reason::Duplicate:
+        return "duplicate";
     }
     return "unknown";
 }

@@ -43,9 +43,13 @@ enum class Reason {
     SpeedSpread,    /* one vehicle's readings spread more than allowed */
     UnderThreshold, /* not faster than limit + threshold_over */
     TooFewSamples,  /* the vehicle left the beam before a speed could be established */
+    RadarGap,       /* the radar fell silent mid-pass for longer than a track survives */
+    /* shared, decided after the rule */
+    EvidenceIncomplete, /* a shot is further from its planned instant than allowed */
+    Duplicate,          /* the same vehicle's violation was already cited */
 };
 
-inline constexpr std::size_t kReasonCount = static_cast<std::size_t>(Reason::TooFewSamples) + 1;
+inline constexpr std::size_t kReasonCount = static_cast<std::size_t>(Reason::Duplicate) + 1;
 
 /* "within_grace", "yellow_too_short", ...; "cite" for Reason::None. */
 const char *reasonName(Reason reason);
@@ -99,16 +103,27 @@ struct RedLightFacts
     unsigned lane = 0;
     std::string head;
     drivers::LoopCrossing crossing; /* as the loop driver reported it */
-    Nanos crossingNs = 0;           /* stop-line crossing, interpolated between the loops */
+    Nanos crossingNs = 0;           /* stop-line crossing: best estimate from the loops */
+    /* The crossing is inferred, never observed: it lies in [earliest, latest] (see
+     * drivers::estimateCrossing, whose method is named here). */
+    Nanos crossingEarliestNs = 0;
+    Nanos crossingLatestNs = 0;
+    std::string crossingMethod;
+    bool stoppedOnLoops = false; /* undated crossing: the vehicle stood on the loops */
+    Nanos entryOffNs = 0;        /* 0 when not seen */
+    Nanos exitOffNs = 0;
     Nanos redOnsetNs = 0;
     Nanos measuredYellowNs = 0; /* yellow shown before this red; 0 when none was shown */
     bool yellowMeasured = false;
-    Nanos allRedNs = 0;      /* red onset → conflicting green, 0 when not seen */
-    Nanos timeIntoRedNs = 0; /* at the crossing */
-    Nanos graceNs = 0;       /* configured, in force */
+    Nanos allRedNs = 0;                 /* red onset → conflicting green, 0 when not seen */
+    Nanos timeIntoRedNs = 0;            /* at the crossing's best estimate */
+    Nanos timeIntoRedUncertaintyNs = 0; /* the crossing's uncertainty */
+    Nanos graceNs = 0;                  /* configured, in force */
     Nanos minYellowNs = 0;
-    double speedAtLineMps = 0; /* from the loop pair */
-    double minSpeedMps = 0;    /* configured for this lane */
+    double speedAtLineMps = 0; /* from the loop pass, best estimate */
+    double speedAtLineLowMps = 0;
+    double speedAtLineHighMps = 0;
+    double minSpeedMps = 0; /* configured for this lane */
     TurnPolicy turnPolicy = TurnPolicy::Cite;
     bool turnedRight = false;
     bool stopped = false;     /* a complete stop was detected before the line */

@@ -1,5 +1,7 @@
 #include "pipeline/trigger/red_light.h"
 
+#include "drivers/loops/crossing_estimate.h"
+
 #include <algorithm>
 #include <climits>
 #include <cmath>
@@ -42,8 +44,11 @@ std::vector<std::string> validate(const RedLightConfig &c)
     need(c.stopLookbackNs > 0, "stop_lookback: must be positive");
     need(c.radarSilenceStopNs > 0, "radar_silence_stop: must be positive");
     need(c.entryDwellStopNs > 0, "entry_dwell_stop: must be positive");
-    need(c.historyNs >= c.stopLookbackNs + c.continuationWindowNs,
-         "history: must cover stop_lookback + continuation_window");
+    need(c.signalSettleNs >= 0, "signal_settle: must not be negative");
+    need(c.maxStartAccelMps2 > 0 && std::isfinite(c.maxStartAccelMps2),
+         "max_start_accel: must be a positive number");
+    need(c.historyNs >= c.stopLookbackNs + std::max(c.continuationWindowNs, c.signalSettleNs),
+         "history: must cover stop_lookback + continuation_window and signal_settle");
     need(c.capture.bShotDelayNs >= 0, "capture.b_shot_delay: must not be negative");
     need(c.capture.clipBeforeNs >= 0, "capture.clip_before: must not be negative");
     need(c.capture.clipAfterNs >= 0, "capture.clip_after: must not be negative");
@@ -233,23 +238,207 @@ void RedLightRule::detectStop(const LaneConfig &lane, RedLightFacts *facts) cons
     }
 }
 
-bool RedLightRule::continuationSeen(const Candidate &c, Nanos *at) const
+std::optional<Nanos> RedLightRule::firstRelease(const std::string &loop, Nanos after,
+                                                Nanos until) const
 {
-    const drivers::LoopCrossing &crossing = c.decision.redLight->crossing;
-    if (c.lane->exitLoop.empty()) {
-        *at = crossing.exitOnNs;
-        return crossing.exitOnNs <= c.deadlineNs;
-    }
-    auto it = presence_.find(c.lane->exitLoop);
-    if (it == presence_.end())
+    auto it = presence_.find(loop);
+    if (loop.empty() || it == presence_.end())
+        return std::nullopt;
+    for (const Presence &p : it->second)
+        if (!p.occupied && p.atNs > after && p.atNs <= until)
+            return p.atNs;
+    return std::nullopt;
+}
+
+bool RedLightRule::redDuring(const std::string &head, Nanos from, Nanos to) const
+{
+    const drivers::PhaseChange *start = phaseAt(head, from);
+    if (start && start->phase == drivers::Phase::Red)
+        return true;
+    auto it = phases_.find(head);
+    if (it == phases_.end())
         return false;
-    for (const Presence &p : it->second) {
-        if (!p.occupied && p.atNs > crossing.exitOnNs && p.atNs <= c.deadlineNs) {
-            *at = p.atNs;
+    for (const drivers::PhaseChange &c : it->second)
+        if (c.phase == drivers::Phase::Red && c.at.sampleNs > from && c.at.sampleNs <= to)
             return true;
-        }
-    }
     return false;
+}
+
+Nanos RedLightRule::timelineStart(const std::string &head, Nanos redOnsetNs) const
+{
+    /* From the red before this cycle's green, or as far back as we know. */
+    auto it = phases_.find(head);
+    if (it == phases_.end() || it->second.empty())
+        return redOnsetNs;
+    const auto &history = it->second;
+    for (auto c = history.rbegin(); c != history.rend(); ++c)
+        if (c->at.sampleNs < redOnsetNs && c->phase == drivers::Phase::Red)
+            return c->at.sampleNs;
+    return std::min(redOnsetNs, history.front().at.sampleNs);
+}
+
+void RedLightRule::measureYellow(const drivers::PhaseChange &red, RedLightFacts *f) const
+{
+    /* The yellow actually shown: the decoder's edge-to-edge duration when it has one,
+     * else our own history; a red straight after green is a zero yellow. */
+    f->redOnsetNs = red.at.sampleNs;
+    const drivers::PhaseChange *before = nullptr;
+    auto it = phases_.find(red.head);
+    if (it != phases_.end())
+        for (auto c = it->second.rbegin(); c != it->second.rend(); ++c)
+            if (c->at.sampleNs < f->redOnsetNs) {
+                before = &*c;
+                break;
+            }
+    f->yellowMeasured = false;
+    f->measuredYellowNs = 0;
+    if (red.previous == drivers::Phase::Yellow && red.previousDurationNs > 0) {
+        f->measuredYellowNs = red.previousDurationNs;
+        f->yellowMeasured = true;
+    } else if (before && before->phase == drivers::Phase::Yellow) {
+        f->measuredYellowNs = f->redOnsetNs - before->at.sampleNs;
+        f->yellowMeasured = true;
+    } else if (red.previous == drivers::Phase::Green ||
+               (before && before->phase == drivers::Phase::Green)) {
+        f->yellowMeasured = true;
+    }
+}
+
+void RedLightRule::estimate(RedLightFacts *f) const
+{
+    const LaneConfig *lane = findLane(f->approach, f->lane);
+    drivers::LoopPassTimes pass;
+    pass.entryOnNs = f->crossing.entryOnNs;
+    pass.exitOnNs = f->crossing.exitOnNs;
+    if (f->entryOffNs)
+        pass.entryOffNs = f->entryOffNs;
+    if (f->exitOffNs)
+        pass.exitOffNs = f->exitOffNs;
+    drivers::LoopGeometry g;
+    g.stopLineM = lane ? lane->stopLineFromEntryM : f->crossing.spacingM;
+    g.spacingM = f->crossing.spacingM;
+    g.entryLengthM = f->crossing.entryLengthM;
+    g.exitLengthM = f->crossing.exitLengthM;
+    g.maxStartAccelMps2 = config_.maxStartAccelMps2;
+    const drivers::CrossingEstimate e = drivers::estimateCrossing(pass, g);
+    f->crossingNs = e.atNs;
+    f->crossingEarliestNs = e.earliestNs;
+    f->crossingLatestNs = e.latestNs;
+    f->crossingMethod = drivers::crossingMethodName(e.method);
+    f->stoppedOnLoops = e.stopped;
+    f->timeIntoRedUncertaintyNs = e.uncertaintyNs();
+    f->speedAtLineMps = e.speedMps;
+    f->speedAtLineLowMps = e.speedLowMps;
+    f->speedAtLineHighMps = e.speedHighMps;
+}
+
+Reason RedLightRule::judge(Candidate &c, Nanos nowNs)
+{
+    RedLightFacts &f = *c.decision.redLight;
+    const LaneConfig &lane = *c.lane;
+    if (!f.entryOffNs)
+        f.entryOffNs = firstRelease(lane.entryLoop, f.crossing.entryOnNs, nowNs).value_or(0);
+    f.exitOffNs = firstRelease(lane.exitLoop, f.crossing.exitOnNs, c.deadlineNs).value_or(0);
+    f.continued = lane.exitLoop.empty() || f.exitOffNs != 0;
+    f.continuationNs = lane.exitLoop.empty() ? f.crossing.exitOnNs : f.exitOffNs;
+    estimate(&f);
+    c.decision.eventNs = f.crossingNs;
+    if (!c.captured) {
+        c.decision.plan.aShotNs = f.crossingNs;
+        c.decision.plan.bShotNs = f.crossingNs + config_.capture.bShotDelayNs;
+        c.decision.plan.clipFromNs = f.crossingNs - config_.capture.clipBeforeNs;
+        c.decision.plan.clipToNs = f.crossingNs + config_.capture.clipAfterNs;
+    }
+
+    /* The red the latest possible crossing fell in: its onset and the yellow before it. */
+    const drivers::PhaseChange *late = phaseAt(f.head, f.crossingLatestNs);
+    Nanos faultFrom = f.crossingEarliestNs;
+    if (late && late->phase == drivers::Phase::Red) {
+        measureYellow(*late, &f);
+        faultFrom = std::min(faultFrom, f.redOnsetNs - f.measuredYellowNs);
+        f.timeIntoRedNs = f.crossingNs - f.redOnsetNs;
+        f.qualified = f.crossingEarliestNs - f.redOnsetNs > config_.qualifiedNs;
+    }
+    fillTimeline(&f, timelineStart(f.head, late ? late->at.sampleNs : f.crossingEarliestNs), nowNs);
+    detectStop(lane, &f);
+
+    /* A fault during what the evidence relies on — the yellow, the whole interval the
+     * crossing may lie in, up to the B-shot — refuses, recognised late or not. */
+    if (faultDuring(f.head, faultFrom,
+                    std::max(f.crossingLatestNs, c.decision.plan.aShotNs) +
+                            config_.capture.bShotDelayNs))
+        return Reason::SignalFault;
+    if (!late)
+        return Reason::SignalUnknown;
+    if (f.stoppedOnLoops) {
+        /* Undated: it stood on the loops and may have crossed at any moment of it. */
+        if (!redDuring(f.head, f.crossingEarliestNs, f.crossingLatestNs))
+            return Reason::NotRed;
+        if (lane.rightTurn && lane.turnPolicy == TurnPolicy::Never)
+            return Reason::RightTurnExempt;
+        if (lane.rightTurn && lane.turnPolicy == TurnPolicy::CiteUnlessStopped)
+            return Reason::RightTurnStopped;
+        return Reason::BelowMinSpeed;
+    }
+    switch (late->phase) {
+    case drivers::Phase::Red:
+        break;
+    case drivers::Phase::Green:
+    case drivers::Phase::Yellow:
+        return Reason::NotRed;
+    case drivers::Phase::Conflict:
+        return Reason::SignalFault;
+    default:
+        return Reason::SignalUnknown;
+    }
+    /* Cite only when even the earliest possible crossing is past the grace. */
+    if (f.crossingEarliestNs - f.redOnsetNs <= config_.graceNs)
+        return Reason::WithinGrace;
+    if (!f.yellowMeasured)
+        return Reason::YellowUnmeasured;
+    if (f.measuredYellowNs < config_.minYellowNs)
+        return Reason::YellowTooShort;
+    if (lane.rightTurn && lane.turnPolicy == TurnPolicy::Never)
+        return Reason::RightTurnExempt;
+    if (lane.rightTurn && lane.turnPolicy == TurnPolicy::CiteUnlessStopped && f.stopped)
+        return Reason::RightTurnStopped;
+    if (!f.continued) /* no trailing edge: judge the speed by the leading edges alone */
+        return f.crossing.speedMps < f.minSpeedMps ? Reason::BelowMinSpeed : Reason::NoContinuation;
+    if (f.speedAtLineLowMps < f.minSpeedMps)
+        return Reason::BelowMinSpeed;
+    return Reason::None;
+}
+
+bool RedLightRule::ready(const Candidate &c, Nanos nowNs) const
+{
+    if (nowNs < c.settledNs + config_.eventSlackNs)
+        return false;
+    if (nowNs > c.deadlineNs + config_.eventSlackNs)
+        return true;
+    const RedLightFacts &f = *c.decision.redLight;
+    return c.lane->exitLoop.empty() ||
+           firstRelease(c.lane->exitLoop, f.crossing.exitOnNs, c.deadlineNs).has_value();
+}
+
+std::vector<Decision> RedLightRule::settle(Nanos nowNs)
+{
+    std::vector<Decision> out;
+    for (std::size_t i = 0; i < pending_.size();) {
+        Candidate &c = pending_[i];
+        if (!ready(c, nowNs)) {
+            ++i;
+            continue;
+        }
+        Reason reason = judge(c, nowNs);
+        Decision d = std::move(c.decision);
+        d.verdict = reason == Reason::None ? Decision::Verdict::Cite : Decision::Verdict::NoCite;
+        d.reason = reason;
+        d.triggerNs = nowNs;
+        counts_.count(reason);
+        out.push_back(std::move(d));
+        pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    return out;
 }
 
 Decision RedLightRule::refuse(Decision d, Reason reason)
@@ -260,43 +449,11 @@ Decision RedLightRule::refuse(Decision d, Reason reason)
     return d;
 }
 
-Decision RedLightRule::finish(Candidate &c, Decision::Verdict verdict, Reason reason,
-                              Nanos triggerNs)
-{
-    Decision d = c.decision;
-    RedLightFacts &f = *d.redLight;
-    /* The timeline now covers what was seen up to this decision (the all-red, the
-     * conflicting green), and a fault that began meanwhile still refuses. */
-    fillTimeline(&f, c.timelineFromNs, std::max(triggerNs, f.crossingNs));
-    if (verdict == Decision::Verdict::Cite &&
-        faultDuring(f.head, f.redOnsetNs - f.measuredYellowNs, triggerNs)) {
-        verdict = Decision::Verdict::NoCite;
-        reason = Reason::SignalFault;
-    }
-    d.verdict = verdict;
-    d.reason = reason;
-    d.triggerNs = triggerNs;
-    counts_.count(reason);
-    return d;
-}
-
 std::vector<Decision> RedLightRule::onLoopPresence(const drivers::LoopPresence &presence)
 {
     presence_[presence.loop].push_back({presence.at.sampleNs, presence.occupied});
     newestNs_ = std::max(newestNs_, presence.at.sampleNs);
-    std::vector<Decision> out;
-    for (std::size_t i = 0; i < pending_.size();) {
-        Candidate &c = pending_[i];
-        Nanos at = 0;
-        if (c.lane->exitLoop == presence.loop && continuationSeen(c, &at)) {
-            c.decision.redLight->continued = true;
-            c.decision.redLight->continuationNs = at;
-            out.push_back(finish(c, Decision::Verdict::Cite, Reason::None, presence.at.sampleNs));
-            pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
-            continue;
-        }
-        ++i;
-    }
+    std::vector<Decision> out = settle(newestNs_);
     prune(newestNs_);
     return out;
 }
@@ -314,6 +471,7 @@ std::vector<Decision> RedLightRule::onLoopCrossing(const drivers::LoopCrossing &
     f.approach = crossing.approach;
     f.lane = crossing.lane;
     f.crossing = crossing;
+    f.entryOffNs = crossing.entryOffNs;
     f.graceNs = config_.graceNs;
     f.minYellowNs = config_.minYellowNs;
     f.qualifiedNs = config_.qualifiedNs;
@@ -335,14 +493,9 @@ std::vector<Decision> RedLightRule::onLoopCrossing(const drivers::LoopCrossing &
         out.push_back(refuse(std::move(d), Reason::BadCrossing));
         return out;
     }
-    /* Interpolate at the measured (constant) speed between the loops' leading-edge
-     * times: the stop line lies a known fraction of the spacing past the entry loop. */
-    const double fraction = lane->stopLineFromEntryM / crossing.spacingM;
-    f.crossingNs = crossing.entryOnNs + std::llround(static_cast<double>(travel) * fraction);
-    f.speedAtLineMps =
-            crossing.speedMps > 0
-                    ? crossing.speedMps
-                    : crossing.spacingM / (static_cast<double>(travel) / kNanosPerSecond);
+    /* Provisional: the leading edges only, for the pictures; judged again with the
+     * trailing edges. */
+    estimate(&f);
     d.eventNs = f.crossingNs;
     d.plan.aShotNs = f.crossingNs;
     d.plan.bShotNs = f.crossingNs + config_.capture.bShotDelayNs;
@@ -353,121 +506,36 @@ std::vector<Decision> RedLightRule::onLoopCrossing(const drivers::LoopCrossing &
         out.push_back(refuse(std::move(d), Reason::EnforcementSuspended));
         return out;
     }
-    if (faultDuring(f.head, newestNs_, kForever)) {
-        out.push_back(refuse(std::move(d), Reason::SignalFault));
-        return out;
-    }
-    const drivers::PhaseChange *phase = phaseAt(f.head, f.crossingNs);
-    if (!phase) {
-        out.push_back(refuse(std::move(d), Reason::SignalUnknown));
-        return out;
-    }
-    switch (phase->phase) {
-    case drivers::Phase::Red:
-        break;
-    case drivers::Phase::Green:
-    case drivers::Phase::Yellow:
-        out.push_back(refuse(std::move(d), Reason::NotRed));
-        return out;
-    case drivers::Phase::Conflict:
-        out.push_back(refuse(std::move(d), Reason::SignalFault));
-        return out;
-    default:
-        out.push_back(refuse(std::move(d), Reason::SignalUnknown));
-        return out;
-    }
 
-    f.redOnsetNs = phase->at.sampleNs;
-    f.timeIntoRedNs = f.crossingNs - f.redOnsetNs;
-    f.qualified = f.timeIntoRedNs > config_.qualifiedNs;
-
-    /* The yellow actually shown: the decoder's edge-to-edge duration when it has one,
-     * else our own history; a red straight after green is a zero yellow. */
-    const auto &history = phases_[f.head];
-    const drivers::PhaseChange *before = nullptr;
-    for (auto it = history.rbegin(); it != history.rend(); ++it)
-        if (it->at.sampleNs < f.redOnsetNs) {
-            before = &*it;
-            break;
-        }
-    if (phase->previous == drivers::Phase::Yellow && phase->previousDurationNs > 0) {
-        f.measuredYellowNs = phase->previousDurationNs;
-        f.yellowMeasured = true;
-    } else if (before && before->phase == drivers::Phase::Yellow) {
-        f.measuredYellowNs = f.redOnsetNs - before->at.sampleNs;
-        f.yellowMeasured = true;
-    } else if (phase->previous == drivers::Phase::Green ||
-               (before && before->phase == drivers::Phase::Green)) {
-        f.measuredYellowNs = 0;
-        f.yellowMeasured = true;
+    Candidate c{std::move(d), lane, crossing.exitOnNs + config_.continuationWindowNs,
+                crossing.exitOnNs + config_.signalSettleNs};
+    /* Pictures whenever the head was yellow or red during the pass (a red onset may
+     * still be on its way through the decoder's debounce), unless the pass was so slow
+     * that it cannot be cited (a queue standing on the loops). */
+    const double meanMps = crossing.spacingM / (static_cast<double>(travel) / kNanosPerSecond);
+    const drivers::PhaseChange *atEntry = phaseAt(lane->head, crossing.entryOnNs);
+    bool yellowOrRed = redDuring(lane->head, crossing.entryOnNs, crossing.exitOnNs) ||
+                       (atEntry && atEntry->phase == drivers::Phase::Yellow);
+    auto it = phases_.find(lane->head);
+    if (it != phases_.end())
+        for (const drivers::PhaseChange &p : it->second)
+            if (p.phase == drivers::Phase::Yellow && p.at.sampleNs > crossing.entryOnNs &&
+                p.at.sampleNs <= crossing.exitOnNs)
+                yellowOrRed = true;
+    if (yellowOrRed && meanMps >= c.decision.redLight->minSpeedMps / 3) {
+        Decision capture = c.decision;
+        capture.verdict = Decision::Verdict::Capture;
+        capture.reason = Reason::None;
+        out.push_back(std::move(capture));
+        c.captured = true;
     }
-
-    /* The timeline: from the red before this cycle's green, or as far as we know. */
-    Nanos timelineFrom = history.empty() ? f.redOnsetNs : history.front().at.sampleNs;
-    for (auto it = history.rbegin(); it != history.rend(); ++it)
-        if (it->at.sampleNs < f.redOnsetNs && it->phase == drivers::Phase::Red) {
-            timelineFrom = it->at.sampleNs;
-            break;
-        }
-    fillTimeline(&f, timelineFrom, std::max(f.crossingNs, crossing.exitOnNs));
-    detectStop(*lane, &f);
-
-    if (faultDuring(f.head, f.redOnsetNs - f.measuredYellowNs, f.crossingNs)) {
-        out.push_back(refuse(std::move(d), Reason::SignalFault));
-        return out;
-    }
-    if (f.timeIntoRedNs <= config_.graceNs) {
-        out.push_back(refuse(std::move(d), Reason::WithinGrace));
-        return out;
-    }
-    if (!f.yellowMeasured) {
-        out.push_back(refuse(std::move(d), Reason::YellowUnmeasured));
-        return out;
-    }
-    if (f.measuredYellowNs < config_.minYellowNs) {
-        out.push_back(refuse(std::move(d), Reason::YellowTooShort));
-        return out;
-    }
-    if (lane->rightTurn && lane->turnPolicy == TurnPolicy::Never) {
-        out.push_back(refuse(std::move(d), Reason::RightTurnExempt));
-        return out;
-    }
-    if (lane->rightTurn && lane->turnPolicy == TurnPolicy::CiteUnlessStopped && f.stopped) {
-        out.push_back(refuse(std::move(d), Reason::RightTurnStopped));
-        return out;
-    }
-    if (f.speedAtLineMps < f.minSpeedMps) {
-        out.push_back(refuse(std::move(d), Reason::BelowMinSpeed));
-        return out;
-    }
-
-    d.verdict = Decision::Verdict::Capture;
-    d.reason = Reason::None;
-    out.push_back(d);
-    Candidate c{std::move(d), lane, f.crossingNs + config_.continuationWindowNs, timelineFrom};
-    Nanos at = 0;
-    if (continuationSeen(c, &at)) {
-        c.decision.redLight->continued = true;
-        c.decision.redLight->continuationNs = at;
-        out.push_back(finish(c, Decision::Verdict::Cite, Reason::None, crossing.exitOnNs));
-    } else {
-        pending_.push_back(std::move(c));
-    }
+    pending_.push_back(std::move(c));
     return out;
 }
 
 std::vector<Decision> RedLightRule::poll(Nanos nowNs)
 {
-    std::vector<Decision> out;
-    for (std::size_t i = 0; i < pending_.size();) {
-        Candidate &c = pending_[i];
-        if (nowNs > c.deadlineNs + config_.eventSlackNs) {
-            out.push_back(finish(c, Decision::Verdict::NoCite, Reason::NoContinuation, nowNs));
-            pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
-            continue;
-        }
-        ++i;
-    }
+    std::vector<Decision> out = settle(nowNs);
     prune(std::max(newestNs_, nowNs));
     return out;
 }
@@ -485,8 +553,9 @@ void RedLightRule::prune(Nanos nowNs)
         intervals.erase(std::remove_if(intervals.begin(), intervals.end(),
                                        [&](const FaultInterval &f) { return f.endNs < horizon; }),
                         intervals.end());
-    const Nanos radarHorizon =
-            nowNs - config_.stopLookbackNs - config_.continuationWindowNs - 10 * kNanosPerSecond;
+    const Nanos radarHorizon = nowNs - config_.stopLookbackNs -
+                               std::max(config_.continuationWindowNs, config_.signalSettleNs) -
+                               10 * kNanosPerSecond;
     while (!radar_.empty() && radar_.front().atNs < radarHorizon)
         radar_.pop_front();
 }

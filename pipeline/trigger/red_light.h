@@ -2,6 +2,7 @@
 
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,13 +47,21 @@ struct RedLightConfig
     Nanos minYellowNs = 3000 * kNanosPerMilli;        /* MUTCD minimum; refuse below */
     double minSpeedMph = 15.0;                        /* at the line, from the loop pair */
     Nanos qualifiedNs = 1000 * kNanosPerMilli;        /* German "qualified" violation */
-    Nanos continuationWindowNs = 3 * kNanosPerSecond; /* after the crossing */
+    Nanos continuationWindowNs = 3 * kNanosPerSecond; /* exit loop cleared by then after exit-on */
     Nanos eventSlackNs = 500 * kNanosPerMilli;        /* wait for late (debounced) events */
     double completeStopMph = 1.0;                   /* a track reading at or below this is a stop */
     Nanos stopLookbackNs = 10 * kNanosPerSecond;    /* how far before the line to look */
     Nanos radarSilenceStopNs = 1 * kNanosPerSecond; /* Doppler sees no stopped car */
     Nanos entryDwellStopNs = 3 * kNanosPerSecond;   /* loop-only lanes */
     Nanos historyNs = 10 * 60 * kNanosPerSecond;    /* phase and presence history kept */
+    /* How long after a crossing a signal fault that had already begun may still be
+     * unrecognised (the phase decoder needs 2 s to call a head dark and two flash periods
+     * to call it flashing, and reports the steady phase meanwhile): no decision is final
+     * before this has passed. The daemon derives it from the decoder's configuration. */
+    Nanos signalSettleNs = 6 * kNanosPerSecond;
+    /* The start acceleration assumed for a vehicle pulling away from a stop on the loops
+     * (see drivers::LoopGeometry). */
+    double maxStartAccelMps2 = 3.0;
     std::vector<HeadConfig> heads; /* heads with conflicting heads; others are implied */
     std::vector<LaneConfig> lanes;
     CaptureTiming capture;
@@ -66,16 +75,21 @@ std::vector<std::string> validate(const RedLightConfig &config);
  * events with their kernel timestamps and never reads a clock, sleeps or does I/O, so
  * it runs on the event thread in microseconds and a test can replay any timeline.
  *
- * A crossing (LoopCrossing from the loop driver) is judged at once against the
- * signal history: the stop-line crossing time is interpolated between the loops, the
- * phase at that instant looked up, the yellow that preceded the red measured edge to
- * edge. Checks in this order, the first failing one being the reason: lane known,
- * crossing plausible, enforcement not suspended, no active signal fault, phase red
- * (conflict = fault; dark/flashing/unknown = signal_unknown), no fault during the
- * yellow and red, time into red > grace, yellow measured and >= minimum, right-turn
- * policy, speed at the line >= minimum. A crossing passing all of these becomes a
- * candidate (Capture), confirmed as Cite when the exit loop clears within the
- * continuation window, or refused with no_continuation by poll(). */
+ * A crossing (LoopCrossing from the loop driver, at exit-on) is refused at once only
+ * for an unknown lane, an implausible pass or a suspension. Otherwise it waits for the
+ * facts: the trailing edges of the pass (the exit loop clearing is the continuation),
+ * and `signalSettleNs` after the crossing, by which time any fault that had begun is
+ * recognised. Pictures are asked for at once (Capture) whenever the head showed red
+ * during the pass, so a later Cite has its frames. The final judgment, from poll() or
+ * onLoopPresence(), estimates the crossing as an interval from all four loop instants
+ * and checks in this order, the first failing one being the reason: no signal fault
+ * overlapping the yellow, the crossing interval or the B-shot; phase red at the latest
+ * possible crossing (conflict = fault; dark/flashing/unknown = signal_unknown), for a
+ * vehicle that stood on the loops red anywhere in its interval; right-turn policy
+ * (never, or stopped under cite_unless_stopped); an undated crossing (stood on the
+ * loops) = below_min_speed; time into red minus its uncertainty > grace; yellow
+ * measured and >= minimum; lowest possible speed at the line >= minimum; continuation
+ * seen within the window. */
 class RedLightRule
 {
 public:
@@ -88,8 +102,8 @@ public:
     std::vector<Decision> onLoopPresence(const drivers::LoopPresence &presence);
     std::vector<Decision> onLoopCrossing(const drivers::LoopCrossing &crossing);
 
-    /* Refuses candidates whose continuation window (plus event slack) has passed by
-     * `nowNs`; call from a timer a few times a second. */
+    /* Judges the candidates whose facts are all in by `nowNs`; call from a timer a few
+     * times a second. */
     std::vector<Decision> poll(Nanos nowNs);
 
     /* While suspended, new crossings are refused with enforcement_suspended. */
@@ -124,17 +138,24 @@ private:
         Decision decision;
         const LaneConfig *lane;
         Nanos deadlineNs; /* continuation must be seen by then */
-        Nanos timelineFromNs;
+        Nanos settledNs;  /* no judgment before this (signalSettleNs after the crossing) */
+        bool captured = false;
     };
 
     const LaneConfig *findLane(const std::string &approach, unsigned lane) const;
     const drivers::PhaseChange *phaseAt(const std::string &head, Nanos t) const;
     bool faultDuring(const std::string &head, Nanos from, Nanos to) const;
+    bool redDuring(const std::string &head, Nanos from, Nanos to) const;
+    Nanos timelineStart(const std::string &head, Nanos redOnsetNs) const;
     void fillTimeline(RedLightFacts *facts, Nanos from, Nanos to) const;
     void detectStop(const LaneConfig &lane, RedLightFacts *facts) const;
-    bool continuationSeen(const Candidate &c, Nanos *at) const;
+    std::optional<Nanos> firstRelease(const std::string &loop, Nanos after, Nanos until) const;
+    void estimate(RedLightFacts *facts) const;
+    void measureYellow(const drivers::PhaseChange &red, RedLightFacts *facts) const;
+    Reason judge(Candidate &c, Nanos nowNs);
+    bool ready(const Candidate &c, Nanos nowNs) const;
+    std::vector<Decision> settle(Nanos nowNs);
     Decision refuse(Decision d, Reason reason);
-    Decision finish(Candidate &c, Decision::Verdict verdict, Reason reason, Nanos triggerNs);
     void prune(Nanos nowNs);
 
     RedLightConfig config_;

@@ -243,7 +243,9 @@ TEST(PhaseDecoder, FlashingRedIsDetectedAndIsNotDark)
     d.advance(T0 + 9 * s);
     LONGS_EQUAL(2, rec.phases.size());
     CHECK(rec.phases[1].phase == Phase::FlashingRed);
-    LONGS_EQUAL(T0 + 500 * ms, rec.phases[1].at.sampleNs); /* first on-edge of the run */
+    /* The steady red ended when the lamp first went out before the run of flashes. */
+    LONGS_EQUAL(T0, rec.phases[1].at.sampleNs);
+    LONGS_EQUAL(T0, rec.faults[0].at.sampleNs);
     LONGS_EQUAL(1, rec.faults.size());
     CHECK(rec.faults[0].kind == SignalFault::Kind::Flashing);
     /* Flashing stops with the lamp out: flashing ends, then the head is dark. */

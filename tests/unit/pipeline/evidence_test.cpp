@@ -158,6 +158,9 @@ std::vector<Decision> redLightRunner(RedLightRule &rule, Nanos cross)
     off.at.sampleNs = c.exitOnNs + 500 * kMs;
     auto more = rule.onLoopPresence(off);
     out.insert(out.end(), more.begin(), more.end());
+    /* The rule decides once the signal has had time to show a fault. */
+    more = rule.poll(c.exitOnNs + rule.config().signalSettleNs + 1 * kS);
+    out.insert(out.end(), more.begin(), more.end());
     return out;
 }
 
