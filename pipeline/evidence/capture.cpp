@@ -137,6 +137,39 @@ void CaptureCoordinator::handle(const Decision &d)
     }
 }
 
+std::string CaptureCoordinator::shotProblem(const Decision &d, const Snapshot &snapshot) const
+{
+    const Nanos limit = assembler_->options().maxShotOffsetNs;
+    const Nanos planned[2] = {d.eventNs, d.plan.bShotNs};
+    const char *names[2] = {"A-shot", "B-shot"};
+    for (std::size_t i = 0; i < 2; ++i) {
+        if (snapshot.keyFrames.size() <= i || !snapshot.keyFrames[i])
+            return std::string("no ") + names[i] + " frame (snapshot " +
+                   snapshotStatusName(snapshot.status) + ")";
+        const Nanos offset = snapshot.keyFrames[i]->stamp.sampleNs - planned[i];
+        if (offset > limit || -offset > limit)
+            return std::string(names[i]) + " " + std::to_string(offset / kNanosPerMilli) +
+                   " ms from its instant (at most " + std::to_string(limit / kNanosPerMilli) +
+                   " ms)";
+    }
+    return {};
+}
+
+void CaptureCoordinator::refuse(const Decision &decision, Reason reason, std::string why)
+{
+    EvidenceAssembler::Result result;
+    result.decisionId = decision.id;
+    result.kind = decision.kind;
+    result.refusal = reason;
+    result.error = std::string(reasonName(reason)) + ": " + why;
+    if (reason == Reason::Duplicate)
+        ++stats_.refusedDuplicate;
+    else
+        ++stats_.refusedIncomplete;
+    if (done_)
+        done_(decision, result);
+}
+
 void CaptureCoordinator::maybeAssemble(const Key &key)
 {
     auto it = entries_.find(key);
@@ -145,6 +178,16 @@ void CaptureCoordinator::maybeAssemble(const Key &key)
     Entry e = std::move(it->second);
     entries_.erase(it);
     Decision decision = *e.final;
+    if (std::string why = shotProblem(decision, *e.snapshot); !why.empty()) {
+        refuse(decision, Reason::EvidenceIncomplete, why);
+        return;
+    }
+    if (auto earlier = duplicates_.duplicateOf(decision)) {
+        refuse(decision, Reason::Duplicate,
+               "the same vehicle was cited as #" + std::to_string(*earlier));
+        return;
+    }
+    duplicates_.remember(decision);
     assembler_->assemble(*e.final, std::move(*e.snapshot), std::move(e.context),
                          [this, decision](EvidenceAssembler::Result result) {
                              if (result.ok())

@@ -15,6 +15,7 @@
 #include "pipeline/frame_ring/frame_ring.h"
 #include "pipeline/plate/plate_locator.h"
 #include "pipeline/trigger/decision.h"
+#include "pipeline/trigger/duplicate_guard.h"
 
 namespace stopline::pipeline {
 
@@ -32,7 +33,10 @@ public:
         ViolationKind kind = ViolationKind::RedLight;
         Sealer::Result seal; /* seal.sealed is set when the record is in the chain */
         BuildStats build;
-        std::string error; /* building or sealing failed: why */
+        std::string error; /* building or sealing failed, or refused: why */
+        /* Set when the citation was refused before building (evidence_incomplete,
+         * duplicate): nothing was sealed, and that is no failure of the device. */
+        Reason refusal = Reason::None;
 
         bool ok() const { return error.empty() && seal.ok(); }
     };
@@ -95,6 +99,8 @@ public:
         std::uint64_t sealed = 0;
         std::uint64_t failed = 0;
         std::uint64_t incompleteSnapshots = 0; /* camera stalled or ring busy */
+        std::uint64_t refusedIncomplete = 0;   /* a shot too far from its instant */
+        std::uint64_t refusedDuplicate = 0;
     };
 
     CaptureCoordinator(FrameRing *ring, EvidenceAssembler *assembler, ContextProvider context,
@@ -119,12 +125,16 @@ private:
 
     void request(const Key &key, const Decision &decision);
     void maybeAssemble(const Key &key);
+    /* Why the frames cannot stand as this decision's evidence; empty when they can. */
+    std::string shotProblem(const Decision &decision, const Snapshot &snapshot) const;
+    void refuse(const Decision &decision, Reason reason, std::string why);
 
     FrameRing *ring_;
     EvidenceAssembler *assembler_;
     ContextProvider context_;
     Done done_;
     std::map<Key, Entry> entries_;
+    DuplicateGuard duplicates_;
     Stats stats_;
 };
 

@@ -147,6 +147,7 @@ void fillRedLight(evidence::Violation *v, const Decision &d, const Shot *b,
     s->set_time_into_red_b_us(micros(bAt - f.redOnsetNs));
     s->set_grace_us(micros(f.graceNs));
     s->set_minimum_yellow_us(micros(f.minYellowNs));
+    s->set_time_into_red_uncertainty_us(micros(f.timeIntoRedUncertaintyNs));
 
     const double lineMph = fromMetersPerSecond(f.speedAtLineMps, drivers::SpeedUnit::Mph);
     evidence::LoopCrossing *l = v->mutable_crossing();
@@ -155,6 +156,16 @@ void fillRedLight(evidence::Violation *v, const Decision &d, const Shot *b,
     *l->mutable_exit_on() = instantAt(f.crossing.exitOnNs, context);
     l->set_speed(lineMph);
     l->set_spacing_m(f.crossing.spacingM);
+    if (f.entryOffNs)
+        *l->mutable_entry_off() = instantAt(f.entryOffNs, context);
+    if (f.exitOffNs)
+        *l->mutable_exit_off() = instantAt(f.exitOffNs, context);
+    *l->mutable_crossing_earliest() = instantAt(f.crossingEarliestNs, context);
+    *l->mutable_crossing_latest() = instantAt(f.crossingLatestNs, context);
+    l->set_crossing_method(f.crossingMethod);
+    l->set_stopped_on_loops(f.stoppedOnLoops);
+    l->set_speed_low(fromMetersPerSecond(f.speedAtLineLowMps, drivers::SpeedUnit::Mph));
+    l->set_speed_high(fromMetersPerSecond(f.speedAtLineHighMps, drivers::SpeedUnit::Mph));
 
     /* Speed at the line: the loop pair's figure; radar samples of the stop check. */
     evidence::SpeedMeasurement *m = v->mutable_speed();
@@ -191,6 +202,8 @@ void fillSpeed(evidence::Violation *v, const Decision &d, const SiteIdentity &si
     m->set_threshold_over(f.thresholdOver);
     m->set_spread(f.spread);
     m->set_targets_in_beam(f.targetsInBeam);
+    m->set_multi_target_policy(f.multiTargetPolicy);
+    m->set_longest_gap_us(micros(f.longestGapNs));
 
     evidence::SchoolZoneState *z = v->mutable_school_zone();
     z->set_beacon_flashing(f.beaconFlashing);
@@ -356,6 +369,7 @@ evidence::Record buildViolationRecord(const Decision &decision, const Snapshot &
     Shot a{snapshot.keyFrames[0], toBgr(*snapshot.keyFrames[0])};
     a.proto =
             addFrame(v, evidence::FRAME_A_SHOT, *a.frame, a.bgr, options.shotJpegQuality, context);
+    a.proto->set_offset_from_planned_us(micros(a.frame->stamp.sampleNs - decision.eventNs));
     std::optional<Shot> b;
     if (snapshot.keyFrames.size() > 1 && snapshot.keyFrames[1]) {
         b.emplace();
@@ -363,6 +377,8 @@ evidence::Record buildViolationRecord(const Decision &decision, const Snapshot &
         b->bgr = toBgr(*b->frame);
         b->proto = addFrame(v, evidence::FRAME_B_SHOT, *b->frame, b->bgr, options.shotJpegQuality,
                             context);
+        b->proto->set_offset_from_planned_us(
+                micros(b->frame->stamp.sampleNs - decision.plan.bShotNs));
     }
     st.shotsMs = msSince(t);
 

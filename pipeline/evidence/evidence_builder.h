@@ -38,7 +38,11 @@ struct EvidenceOptions
     int cropJpegQuality = 95;
     double cropMargin = 0.15;                       /* of the box size on each side, for context */
     bool locateOnBShot = true;                      /* also look for plates on the B-shot */
-    Nanos snapshotTimeoutNs = 10 * kNanosPerSecond; /* camera stall: seal what we have */
+    Nanos snapshotTimeoutNs = 10 * kNanosPerSecond; /* camera stall: give up waiting */
+    /* The A- or B-shot furthest allowed from its planned instant: beyond it (a camera
+     * stall, dropped frames) the citation is refused as evidence_incomplete instead of
+     * sealing a picture of another moment. */
+    Nanos maxShotOffsetNs = 100 * kNanosPerMilli;
 };
 
 /* Who and where: constant for a site, from configuration and calibration. */

@@ -147,8 +147,10 @@ struct SpeedFacts
     double correctedSpeed = 0; /* measured / cos(angle): the figure compared and cited */
     double limit = 0;
     double thresholdOver = 0;
-    double spread = 0;          /* max - min of the corrected strongest-target readings */
-    unsigned targetsInBeam = 0; /* most distinct speeds seen in one report */
+    double spread = 0;             /* max - min of the corrected strongest-target readings */
+    unsigned targetsInBeam = 0;    /* most distinct speeds seen in one report */
+    std::string multiTargetPolicy; /* "discard_pass" or "discard_reports" */
+    Nanos longestGapNs = 0;        /* longest radar silence inside the pass */
     bool beaconFlashing = false;
     Nanos beaconSinceNs = 0;
     bool schoolInSession = false;

@@ -66,6 +66,20 @@ unsigned distinctSpeeds(const std::vector<double> &speeds, double tolerance)
 
 } /* namespace */
 
+const char *multiTargetPolicyName(MultiTargetPolicy policy)
+{
+    return policy == MultiTargetPolicy::DiscardPass ? "discard_pass" : "discard_reports";
+}
+
+std::optional<MultiTargetPolicy> parseMultiTargetPolicy(std::string_view text)
+{
+    if (text == "discard_pass")
+        return MultiTargetPolicy::DiscardPass;
+    if (text == "discard_reports")
+        return MultiTargetPolicy::DiscardReports;
+    return std::nullopt;
+}
+
 std::string CivilDate::text() const
 {
     char out[16];
@@ -164,6 +178,7 @@ std::vector<std::string> validate(const SchoolZoneConfig &c)
          "same_speed_tolerance: must not be negative");
     need(c.selfCheckMaxAgeNs > 0, "self_check_max_age: must be positive");
     need(c.trackGapNs > 0, "track_gap: must be positive");
+    need(c.passGapNs >= c.trackGapNs, "pass_gap: must be at least track_gap");
     need(std::isfinite(c.trackBreak) && c.trackBreak > 0, "track_break: must be positive");
     need(c.minSamples >= 1, "min_samples: at least one reading");
     need(c.maxTrackSamples >= c.minSamples, "max_track_samples: must be at least min_samples");
@@ -255,18 +270,26 @@ Reason SchoolZoneRule::preconditions(Nanos atNs, const CivilTime &civil, SpeedFa
     return Reason::None;
 }
 
+const std::vector<double> &SchoolZoneRule::countedReadings(const Track &t) const
+{
+    return config_.multiTarget == MultiTargetPolicy::DiscardReports ? t.soloReadings : t.readings;
+}
+
 void SchoolZoneRule::summarize(const Track &t, SpeedFacts *f) const
 {
+    const std::vector<double> &readings = countedReadings(t);
     f->samples = t.samples;
     f->unit = config_.unit;
     f->cosineAngleDeg = config_.cosineAngleDeg;
-    f->correctedSpeed = median(t.readings);
+    f->correctedSpeed = median(readings);
     f->measuredSpeed = f->correctedSpeed * cosine_;
     f->limit = config_.limit;
     f->thresholdOver = config_.thresholdOver;
-    auto [lo, hi] = std::minmax_element(t.readings.begin(), t.readings.end());
-    f->spread = t.readings.empty() ? 0 : *hi - *lo;
+    auto [lo, hi] = std::minmax_element(readings.begin(), readings.end());
+    f->spread = readings.empty() ? 0 : *hi - *lo;
     f->targetsInBeam = t.targetsInBeam;
+    f->multiTargetPolicy = multiTargetPolicyName(config_.multiTarget);
+    f->longestGapNs = t.longestGapNs;
     f->trackStartNs = t.startNs;
     f->trackEndNs = t.lastNs;
 }
@@ -282,12 +305,16 @@ Decision SchoolZoneRule::finish(Track &t, Nanos triggerNs)
     }
     SpeedFacts &f = *d.speed;
     summarize(t, &f);
+    const bool discardPass = config_.multiTarget == MultiTargetPolicy::DiscardPass;
     Reason reason = Reason::None;
-    if (t.readings.size() < config_.minSamples)
-        reason = Reason::TooFewSamples;
+    if (countedReadings(t).size() < config_.minSamples)
+        reason = discardPass || t.readings.size() < config_.minSamples ? Reason::TooFewSamples
+                                                                       : Reason::MultiTarget;
     else if (t.precondition != Reason::None)
         reason = t.precondition;
-    else if (t.multiTarget)
+    else if (t.radarGap)
+        reason = Reason::RadarGap;
+    else if (t.multiTarget && discardPass)
         reason = Reason::MultiTarget;
     else if (f.spread > config_.maxSpread)
         reason = Reason::SpeedSpread;
@@ -305,7 +332,7 @@ std::vector<Decision> SchoolZoneRule::onRadar(const drivers::RadarReport &report
 {
     std::vector<Decision> out;
     const Nanos at = report.at.sampleNs;
-    if (track_ && at - track_->lastNs > config_.trackGapNs) {
+    if (track_ && at - track_->lastNs > config_.passGapNs) {
         out.push_back(finish(*track_, at));
         track_.reset();
     }
@@ -319,33 +346,48 @@ std::vector<Decision> SchoolZoneRule::onRadar(const drivers::RadarReport &report
     if (speeds.empty())
         return out;
     const double strongest = speeds.front();
-    if (track_ && speeds.size() == 1 &&
-        std::fabs(strongest - track_->lastSpeed) > config_.trackBreak) {
-        out.push_back(finish(*track_, at));
-        track_.reset();
+    if (track_ && speeds.size() == 1) {
+        /* A lone target continues the pass when it is one of the vehicles of the report
+         * before (the car left alone once the truck beside it has gone is the same pass). */
+        bool seen =
+                std::any_of(track_->lastSpeeds.begin(), track_->lastSpeeds.end(), [&](double s) {
+                    return std::fabs(strongest - s) <= config_.trackBreak;
+                });
+        if (!seen) {
+            out.push_back(finish(*track_, at));
+            track_.reset();
+        }
     }
     if (!track_) {
         track_.emplace();
         track_->startNs = at;
+        track_->lastNs = at;
     }
     Track &t = *track_;
+    const Nanos gap = at - t.lastNs;
+    t.longestGapNs = std::max(t.longestGapNs, gap);
+    t.radarGap = t.radarGap || gap > config_.trackGapNs;
     t.lastNs = at;
     t.lastSpeed = strongest;
+    t.lastSpeeds = speeds;
+    unsigned distinct = distinctSpeeds(speeds, config_.sameSpeedTolerance);
     if (t.readings.size() < config_.maxTrackSamples) {
         for (std::size_t i = 0; i < report.targets.size(); ++i)
             t.samples.push_back({at,
                                  convertSpeed(report.targets[i].speed, report.unit, config_.unit),
                                  report.targets[i].magnitude, unsigned(i), report.sensorTimeS});
         t.readings.push_back(std::fabs(strongest) / cosine_);
+        if (distinct == 1)
+            t.soloReadings.push_back(std::fabs(strongest) / cosine_);
     }
-    unsigned distinct = distinctSpeeds(speeds, config_.sameSpeedTolerance);
     t.targetsInBeam = std::max(t.targetsInBeam, distinct);
     t.multiTarget = t.multiTarget || distinct >= 2;
 
-    if (t.candidateId || t.readings.size() < config_.minSamples)
+    if (t.candidateId || countedReadings(t).size() < config_.minSamples)
         return out;
     t.precondition = preconditions(at, civil, &t.conditions);
-    if (t.precondition != Reason::None || t.multiTarget)
+    if (t.precondition != Reason::None || t.radarGap ||
+        (t.multiTarget && config_.multiTarget == MultiTargetPolicy::DiscardPass) || distinct >= 2)
         return out;
     SpeedFacts facts = t.conditions;
     summarize(t, &facts);
@@ -373,7 +415,7 @@ std::vector<Decision> SchoolZoneRule::onRadar(const drivers::RadarReport &report
 std::vector<Decision> SchoolZoneRule::poll(Nanos nowNs)
 {
     std::vector<Decision> out;
-    if (track_ && nowNs - track_->lastNs > config_.trackGapNs + config_.eventSlackNs) {
+    if (track_ && nowNs - track_->lastNs > config_.passGapNs + config_.eventSlackNs) {
         out.push_back(finish(*track_, nowNs));
         track_.reset();
     }

@@ -81,6 +81,17 @@ struct SchoolCalendar
 
 enum class TravelDirection { Inbound, Outbound, Both };
 
+/* What a second target at a different speed during a vehicle's pass does. OIML R 91 asks
+ * that a speed never be attributed to the wrong vehicle: the safe reading, and the
+ * default, discards the whole pass; the alternative keeps only the reports in which the
+ * vehicle was alone in the beam. The policy in force is named in the record. */
+enum class MultiTargetPolicy { DiscardPass, DiscardReports };
+
+const char *multiTargetPolicyName(MultiTargetPolicy policy);
+
+/* "discard_pass", "discard_reports". */
+std::optional<MultiTargetPolicy> parseMultiTargetPolicy(std::string_view text);
+
 /* Every number of the school-zone rule (reference/enforcement-rules.md). Speeds are in
  * `unit`; radar readings in another unit are converted. */
 struct SchoolZoneConfig
@@ -92,7 +103,12 @@ struct SchoolZoneConfig
     double maxSpread = 2.0;          /* one vehicle's corrected readings (Sensys Gatso: 2 mph) */
     double sameSpeedTolerance = 1.0; /* targets closer than this are one vehicle */
     Nanos selfCheckMaxAgeNs = 15 * 60 * kNanosPerSecond;
-    Nanos trackGapNs = 500 * kNanosPerMilli; /* silence that ends a vehicle's track */
+    /* The longest silence a vehicle's track survives (a Doppler radar can drop a few
+     * reports). A longer silence followed by readings of the same speed is a gap in the
+     * evidence: the pass is refused with radar_gap. */
+    Nanos trackGapNs = 500 * kNanosPerMilli;
+    Nanos passGapNs = 2 * kNanosPerSecond; /* silence that ends a vehicle's pass */
+    MultiTargetPolicy multiTarget = MultiTargetPolicy::DiscardPass;
     double trackBreak = 5.0;           /* a single-target jump this large starts a new vehicle */
     unsigned minSamples = 3;           /* readings before a speed counts as measured */
     std::size_t maxTrackSamples = 256; /* a parked-in-beam target cannot grow memory */
@@ -144,8 +160,12 @@ private:
         std::uint64_t candidateId = 0; /* 0: no Capture issued */
         Nanos startNs = 0;
         Nanos lastNs = 0;
-        double lastSpeed = 0;         /* strongest relevant target, configured unit, signed */
-        std::vector<double> readings; /* strongest target's corrected |speed| */
+        double lastSpeed = 0;             /* strongest relevant target, configured unit, signed */
+        std::vector<double> readings;     /* strongest target's corrected |speed| */
+        std::vector<double> soloReadings; /* the same, from reports with one vehicle */
+        std::vector<double> lastSpeeds;   /* relevant targets of the latest report */
+        Nanos longestGapNs = 0;
+        bool radarGap = false; /* a silence over track_gap inside the pass */
         std::vector<SpeedSample> samples;
         bool multiTarget = false;
         unsigned targetsInBeam = 0;
@@ -156,6 +176,7 @@ private:
 
     Reason preconditions(Nanos atNs, const CivilTime &civil, SpeedFacts *facts) const;
     void summarize(const Track &track, SpeedFacts *facts) const;
+    const std::vector<double> &countedReadings(const Track &track) const;
     Decision finish(Track &track, Nanos triggerNs);
     bool relevant(double speed) const;
 

@@ -622,3 +622,68 @@ TEST(Evidence, coordinatorCapturesWaitsAndSealsOffTheEventThread)
     LONGS_EQUAL(0, assembler.inFlight());
     workers.join();
 }
+
+TEST(Evidence, aShotFarFromItsInstantIsRefusedNotSubstitutedAndAVehicleIsSealedOnce)
+{
+    auto key = ev::SigningKey::generate();
+    boost::asio::io_context io;
+    boost::asio::thread_pool workers(2);
+    Sealer sealer(startChain(*key, "dev-6"), workers.get_executor());
+    EvidenceOptions options;
+    options.clipFps = 5;
+    EvidenceAssembler assembler(io.get_executor(), workers.get_executor(), &sealer, site(), options,
+                                PlateLocator::Options{});
+    FrameRing::Options ro;
+    ro.preTriggerSeconds = 10;
+    ro.fps = kFps;
+    FrameRing ring(ro, io.get_executor());
+    std::vector<std::pair<Decision, EvidenceAssembler::Result>> done;
+    CaptureCoordinator coordinator(&ring, &assembler, context,
+                                   [&](const Decision &d, const EvidenceAssembler::Result &r) {
+                                       done.emplace_back(d, r);
+                                   });
+    hal::FramePool pool(hal::frameBytes(hal::PixelFormat::BGR888, kWidth, kHeight), 200);
+    auto run = [&](std::size_t until) {
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (done.size() < until && std::chrono::steady_clock::now() < deadline) {
+            io.restart();
+            io.run_for(std::chrono::milliseconds(10));
+        }
+    };
+
+    /* The camera stalls from 5.0 s to 8.0 s: a crossing at 4.5 s has its A-shot, but the
+     * nearest frame to its B-shot (5.5 s) is 0.5 s away. */
+    for (int i = 0; i < 75; ++i)
+        ring.push(renderFrame(pool, i));
+    RedLightRule rule(lights());
+    std::vector<Decision> stalled = redLightRunner(rule, kT0 + 4500 * kMs);
+    coordinator.handle(stalled);
+    for (int i = 120; i < 180; ++i)
+        ring.push(renderFrame(pool, i));
+    run(1);
+    LONGS_EQUAL(1, done.size());
+    CHECK(done[0].second.refusal == Reason::EvidenceIncomplete);
+    CHECK(done[0].second.error.find("B-shot") != std::string::npos);
+    CHECK(!done[0].second.seal.sealed);
+    LONGS_EQUAL(1, coordinator.stats().refusedIncomplete);
+
+    /* A clean crossing is sealed; the same vehicle cited again (another decision id, the
+     * same lane and crossing) is refused as a duplicate. */
+    RedLightRule again(lights());
+    std::vector<Decision> clean = redLightRunner(again, kT0 + 9 * kS);
+    coordinator.handle(clean);
+    run(2);
+    LONGS_EQUAL(2, done.size());
+    CHECK(done[1].second.ok());
+    Decision copy = clean.back();
+    copy.id += 100;
+    Decision capture = clean.front();
+    capture.id = copy.id;
+    coordinator.handle(std::vector<Decision>{capture, copy});
+    run(3);
+    LONGS_EQUAL(3, done.size());
+    CHECK(done[2].second.refusal == Reason::Duplicate);
+    LONGS_EQUAL(1, coordinator.stats().refusedDuplicate);
+    LONGS_EQUAL(1, coordinator.stats().sealed);
+    workers.join();
+}

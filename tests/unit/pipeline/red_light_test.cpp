@@ -1,5 +1,7 @@
 #include "pipeline/trigger/red_light.h"
 
+#include "pipeline/trigger/duplicate_guard.h"
+
 #include <cmath>
 #include <stdexcept>
 
@@ -574,4 +576,22 @@ TEST(RedLight, stopLineBeyondExitLoopIsABadCrossing)
     Nanos red = cycle(rule, 4 * kS);
     STRCMP_EQUAL("bad_crossing",
                  reasonName(single(rule.onLoopCrossing(crossingAt(red + 2 * kS, 20))).reason));
+}
+
+TEST(RedLight, duplicateGuardRefusesTheSameVehicleTwice)
+{
+    RedLightRule rule(baseConfig());
+    Nanos red = cycle(rule, 4 * kS);
+    Decision first = citeThrough(rule, crossingAt(red + 2 * kS, 30 * kMph));
+    Decision next = citeThrough(rule, crossingAt(red + 4 * kS, 30 * kMph));
+    DuplicateGuard guard;
+    CHECK(!guard.duplicateOf(first));
+    guard.remember(first);
+    Decision copy = first;
+    copy.id = 77;
+    CHECK(guard.duplicateOf(copy) == first.id);
+    CHECK(!guard.duplicateOf(next)); /* another vehicle 2 s later in the same lane */
+    Decision otherLane = copy;
+    otherLane.redLight->lane = 2;
+    CHECK(!guard.duplicateOf(otherLane));
 }

@@ -77,7 +77,7 @@ std::vector<Decision> pass(SchoolZoneRule &rule, const std::vector<std::vector<d
         out.insert(out.end(), ds.begin(), ds.end());
         t += 100 * kMs;
     }
-    auto ds = rule.poll(t + 2 * kS);
+    auto ds = rule.poll(t + rule.config().passGapNs + rule.config().eventSlackNs + 1 * kS);
     out.insert(out.end(), ds.begin(), ds.end());
     return out;
 }
@@ -339,4 +339,110 @@ TEST(SchoolZone, calendarAndWindowParsing)
     STRCMP_EQUAL("cosine_angle_deg: must be in [0, 60) degrees", errors[0].c_str());
     STRCMP_EQUAL("calendar.windows: at least one enforcement window", errors[1].c_str());
     CHECK_THROWS(std::invalid_argument, SchoolZoneRule{config});
+}
+
+namespace {
+
+/* Reports every 100 ms from `from` for `n` reports, each with `speeds`. */
+void feedReports(SchoolZoneRule &rule, std::vector<Decision> *out, Nanos from, int n,
+                 std::vector<double> speeds)
+{
+    for (int i = 0; i < n; ++i) {
+        auto ds = rule.onRadar(report(from + i * 100 * kMs, speeds), schoolMorning());
+        out->insert(out->end(), ds.begin(), ds.end());
+    }
+}
+
+std::vector<Decision> finals(const std::vector<Decision> &ds)
+{
+    std::vector<Decision> out;
+    for (const Decision &d : ds)
+        if (d.verdict != Verdict::Capture)
+            out.push_back(d);
+    return out;
+}
+
+} /* namespace */
+
+TEST(SchoolZone, aShortRadarGapMidPassIsOnePass)
+{
+    SchoolZoneRule rule = armed();
+    std::vector<Decision> ds;
+    feedReports(rule, &ds, kStart, 8, {38});
+    feedReports(rule, &ds, kStart + 700 * kMs + 400 * kMs, 8, {38}); /* 0.4 s between reports */
+    auto last = rule.poll(kStart + 10 * kS);
+    ds.insert(ds.end(), last.begin(), last.end());
+    std::vector<Decision> f = finals(ds);
+    LONGS_EQUAL(1, f.size());
+    CHECK(f[0].verdict == Verdict::Cite);
+    LONGS_EQUAL(16, f[0].speed->samples.size());
+    LONGS_EQUAL(400 * kMs, f[0].speed->longestGapNs);
+}
+
+TEST(SchoolZone, aLongerRadarGapRefusesThePassOnceNeverTwice)
+{
+    /* 0.9 s without readings mid-pass (the defect: two tracks, two citations). */
+    SchoolZoneRule rule = armed();
+    std::vector<Decision> ds;
+    feedReports(rule, &ds, kStart, 8, {38});
+    feedReports(rule, &ds, kStart + 700 * kMs + 900 * kMs, 8, {38});
+    auto last = rule.poll(kStart + 10 * kS);
+    ds.insert(ds.end(), last.begin(), last.end());
+    std::vector<Decision> f = finals(ds);
+    LONGS_EQUAL(1, f.size());
+    STRCMP_EQUAL("radar_gap", reasonName(f[0].reason));
+    LONGS_EQUAL(900 * kMs, f[0].speed->longestGapNs);
+    LONGS_EQUAL(0, rule.counts().citations());
+}
+
+TEST(SchoolZone, silenceLongerThanThePassGapEndsThePass)
+{
+    SchoolZoneRule rule = armed();
+    std::vector<Decision> ds;
+    feedReports(rule, &ds, kStart, 8, {38});
+    feedReports(rule, &ds, kStart + 700 * kMs + 2500 * kMs, 8, {38});
+    auto last = rule.poll(kStart + 20 * kS);
+    ds.insert(ds.end(), last.begin(), last.end());
+    std::vector<Decision> f = finals(ds);
+    LONGS_EQUAL(2, f.size());
+    CHECK(f[0].verdict == Verdict::Cite);
+    CHECK(f[1].verdict == Verdict::Cite);
+}
+
+TEST(SchoolZone, aSpeederWhoSharedTheBeamForPartOfThePassIsDiscarded)
+{
+    /* A 40 mph car beside a 25 mph truck (the truck's echo is stronger) for ten reports,
+     * then alone: one pass, two targets at different speeds, discarded whole. */
+    SchoolZoneRule rule = armed();
+    std::vector<Decision> ds;
+    feedReports(rule, &ds, kStart, 10, {25, 40});
+    feedReports(rule, &ds, kStart + 1000 * kMs, 10, {40});
+    auto last = rule.poll(kStart + 10 * kS);
+    ds.insert(ds.end(), last.begin(), last.end());
+    std::vector<Decision> f = finals(ds);
+    LONGS_EQUAL(1, f.size());
+    STRCMP_EQUAL("multi_target", reasonName(f[0].reason));
+    LONGS_EQUAL(2, f[0].speed->targetsInBeam);
+    STRCMP_EQUAL("discard_pass", f[0].speed->multiTargetPolicy.c_str());
+    LONGS_EQUAL(0, rule.counts().citations());
+}
+
+TEST(SchoolZone, theDiscardReportsPolicyCitesFromTheSoloReadingsAndSaysSo)
+{
+    SchoolZoneConfig config = baseConfig();
+    config.multiTarget = MultiTargetPolicy::DiscardReports;
+    SchoolZoneRule rule = armed(config);
+    std::vector<Decision> ds;
+    feedReports(rule, &ds, kStart, 10, {25, 40});
+    feedReports(rule, &ds, kStart + 1000 * kMs, 10, {40});
+    auto last = rule.poll(kStart + 10 * kS);
+    ds.insert(ds.end(), last.begin(), last.end());
+    std::vector<Decision> f = finals(ds);
+    LONGS_EQUAL(1, f.size());
+    CHECK(f[0].verdict == Verdict::Cite);
+    DOUBLES_EQUAL(40, f[0].speed->correctedSpeed, 1e-9);
+    LONGS_EQUAL(2, f[0].speed->targetsInBeam);
+    STRCMP_EQUAL("discard_reports", f[0].speed->multiTargetPolicy.c_str());
+    CHECK(parseMultiTargetPolicy("discard_reports") == MultiTargetPolicy::DiscardReports);
+    CHECK(!parseMultiTargetPolicy("both"));
 }
