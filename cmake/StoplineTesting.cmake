@@ -1,6 +1,6 @@
-# Test registration shared by every part of the tree (DESIGN.md §8: CppUTest through
-# CTest, labels unit / hil / browser / bench). CppUTest's CMake package is broken on
-# bookworm, so it is found through pkg-config.
+# Test registration shared by every part of the tree (docs/architecture.md, Conventions:
+# CppUTest through CTest, labels unit / hil / browser / bench). CppUTest's CMake package
+# is broken on bookworm, so it is found through pkg-config.
 enable_testing()
 
 # stopline_add_unit_test(NAME SOURCES a.cpp b.cpp LIBS x y [LABELS extra])

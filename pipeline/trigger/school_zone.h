@@ -81,7 +81,7 @@ struct SchoolCalendar
 
 enum class TravelDirection { Inbound, Outbound, Both };
 
-/* Every number of the school-zone rule (reference/enforcement-rules.md). Speeds are in
+/* Every number of the school-zone rule (docs/enforcement-rules.md). Speeds are in
  * `unit`; radar readings in another unit are converted. */
 struct SchoolZoneConfig
 {
