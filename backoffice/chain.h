@@ -9,7 +9,7 @@
 namespace stopline::backoffice {
 
 /* Decides where an authenticated record fits in its device's chain as stored
- * (reference/evidence-integrity.md items 5, 6 and 8), without I/O: the store reads the
+ * (docs/evidence-integrity.md items 5, 6 and 8), without I/O: the store reads the
  * neighbours inside the ingest transaction and applies the verdict.
  * - another version of the same seq: chain.fork, refused, alarm (equivocation);
  * - prev_hash not linking to seq-1, or seq+1 not linking to this: chain.broken, refused;

@@ -35,7 +35,7 @@ struct RejectReason
     const char *code;
     const char *label;
 };
-/* The rejection reason codes from practice (reference/evidence-integrity.md). */
+/* The rejection reason codes from practice (docs/evidence-integrity.md). */
 const std::vector<RejectReason> &rejectReasons();
 bool validReason(const std::string &code);
 

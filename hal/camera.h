@@ -29,11 +29,11 @@ struct CameraConfig
     int connectTimeoutMs = 5000; /* sim: handshake */
 };
 
-/* A source of timestamped frames whose buffers recycle themselves (DESIGN.md §5, the
- * rpicam-apps habit). Frames arrive on the backend's own capture thread: the handler must
- * hand the frame off (to the pre-trigger ring) and return, never do work. When no buffer
- * is free because consumers still hold them all, the frame is dropped and counted rather
- * than blocking capture. */
+/* A source of timestamped frames whose buffers recycle themselves (the rpicam-apps habit;
+ * docs/architecture.md, Concurrency). Frames arrive on the backend's own capture thread:
+ * the handler must hand the frame off (to the pre-trigger ring) and return, never do
+ * work. When no buffer is free because consumers still hold them all, the frame is
+ * dropped and counted rather than blocking capture. */
 class Camera
 {
 public:

@@ -19,8 +19,9 @@ struct ClockSync
 
 /* One place that maps between the clocks the devices stamp with: CLOCK_MONOTONIC (libgpiod
  * v1 edges, the rules' timeline), CLOCK_BOOTTIME (libcamera SensorTimestamp, which keeps
- * counting through suspend) and UTC for the record (DESIGN.md §4). The offsets are measured
- * at each call, so a suspend or a step of the wall clock is picked up at once. Thread-safe. */
+ * counting through suspend) and UTC for the record (docs/architecture.md, Time). The
+ * offsets are measured at each call, so a suspend or a step of the wall clock is picked up
+ * at once. Thread-safe. */
 class Clock
 {
 public:

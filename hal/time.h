@@ -6,7 +6,7 @@
 namespace stopline {
 
 /* Nanoseconds on CLOCK_MONOTONIC unless the name says otherwise. Every duration the
- * rules compute is a difference of two of these (DESIGN.md §4). */
+ * rules compute is a difference of two of these (docs/architecture.md, Time). */
 using Nanos = std::int64_t;
 
 inline constexpr Nanos kNanosPerMicro = 1'000;

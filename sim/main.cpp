@@ -1,5 +1,5 @@
 /* stopline-sim: plays a scenario file on the same wires a real intersection would use
- * (DESIGN.md §6), for hardware-in-the-loop tests and the demo. See sim/README.md. */
+ * (docs/architecture.md), for hardware-in-the-loop tests and the demo. See sim/README.md. */
 
 #include <cstdio>
 #include <sstream>

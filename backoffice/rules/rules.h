@@ -8,7 +8,7 @@
 #include "backoffice/registry/registry.h"
 
 /* The agency's business rules ("Photo Enforcement Program Business Rules", section
- * "Vehicle types", shared/seeds/002_9bd23c370d5af860.txt) as one explicit table: each
+ * "Vehicle types"; see docs/agency-policy.md) as one explicit table: each
  * row names the vehicle type or situation, what the policy says happens, the task it
  * creates, who owns that task and when it is due. decide() only chooses a row; the
  * workflows module applies it to the store. Pure: no I/O, no clock of its own. */

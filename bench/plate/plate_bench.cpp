@@ -1,8 +1,8 @@
 /* Plate location per image at 1280x720 and 1920x1080, single-threaded, with a
  * same-process baseline (grey conversion + Gaussian blur of the same image) so the
  * figures can be compared across noisy runs as ratios. Images: the real photographs of
- * ../shared/data/plates-us-dev resized to each frame size when present (or a folder
- * given as the first argument), else scenes rendered by the unit tests' renderer.
+ * the folder given as the first argument (plates-us-dev, see STOPLINE_PLATES_DATA),
+ * resized to each frame size, else scenes rendered by the unit tests' renderer.
  * Prints one line per size, then a final JSON line. */
 
 #include <algorithm>
@@ -119,10 +119,9 @@ int main(int argc, char **argv)
      * grey conversion took 6 ms cold against 0.5 ms warm. */
     mallopt(M_MMAP_THRESHOLD, 256 << 20);
     mallopt(M_TRIM_THRESHOLD, 512 << 20);
-    fs::path dir =
-            argc > 1 ? fs::path(argv[1])
-                     : fs::path(STOPLINE_SOURCE_DIR) / ".." / "shared" / "data" / "plates-us-dev";
-    std::vector<cv::Mat> photos = loadPhotos(dir);
+    std::vector<cv::Mat> photos;
+    if (argc > 1)
+        photos = loadPhotos(argv[1]);
     const char *source = photos.empty() ? "rendered" : "plates-us-dev";
     stopline::pipeline::PlateLocator locator;
 

@@ -8,7 +8,7 @@
 
 namespace stopline::drivers::radar {
 
-/* The OmniPreSense OPS243 line protocol (shared/reference/radar-ops243.md): plain numbers,
+/* The OmniPreSense OPS243 line protocol (docs/radar-protocol.md): plain numbers,
  * time- and magnitude-prefixed plain lines (optionally led by a quoted unit, as with units
  * output on: "mph",12.3), and JSON objects whose values may be quoted
  * strings or numbers, single- or multi-target. Positive speed = inbound, as sent. The

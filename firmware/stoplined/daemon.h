@@ -42,7 +42,7 @@ namespace stopline::firmware {
 
 class TapLines;
 
-/* stoplined: the roadside controller wired together (DESIGN.md §2). One Asio event
+/* stoplined: the roadside controller wired together (docs/architecture.md). One Asio event
  * thread runs every device, rule, timer, the uploader and the console; building,
  * sealing and spooling evidence run on a small worker pool. The daemon keeps enforcing
  * only while every precondition holds (signal sensing, camera, radar self-check where

@@ -10,9 +10,10 @@ namespace google::protobuf {
 class MessageLite;
 }
 
-/* Length-prefixed framing of the simulator wires (proto/sim_wire.proto, DESIGN.md §6):
- * a 4-byte big-endian length, then that many bytes of one message. Shared by the hal sim
- * clients and the simulator's servers so both ends agree byte for byte. */
+/* Length-prefixed framing of the simulator wires (proto/sim_wire.proto; see
+ * docs/architecture.md, Conventions): a 4-byte big-endian length, then that many bytes of
+ * one message. Shared by the hal sim clients and the simulator's servers so both ends
+ * agree byte for byte. */
 namespace stopline::hal::sim {
 
 inline constexpr std::size_t kFrameHeaderBytes = 4;

@@ -11,7 +11,7 @@
 namespace stopline::pipeline {
 
 /* Crash-safe store of sealed records waiting for the back-office's receipt
- * (reference/evidence-integrity.md, "Store-and-forward"). A record counts as captured
+ * (docs/evidence-integrity.md, "Store-and-forward"). A record counts as captured
  * only once store() returns: written to a temporary file, fsynced, renamed into place,
  * and the folder fsynced. It is deleted only by remove(), which the uploader calls after
  * checking the server's receipt. When full, store() refuses; nothing is ever dropped.

@@ -58,7 +58,7 @@ enum class ViolationKind { RedLight, SchoolZoneSpeed };
 
 const char *violationKindName(ViolationKind kind);
 
-/* Per-lane right-turn-on-red policy (reference/enforcement-rules.md). */
+/* Per-lane right-turn-on-red policy (docs/enforcement-rules.md). */
 enum class TurnPolicy { Cite, CiteUnlessStopped, Never };
 
 const char *turnPolicyName(TurnPolicy policy);

@@ -39,8 +39,8 @@ struct LaneConfig
     bool radarTrack = false;
 };
 
-/* Every number of the red-light rule (reference/enforcement-rules.md), defaults from
- * the reference. Durations in nanoseconds, speeds in mph. */
+/* Every number of the red-light rule (docs/enforcement-rules.md), defaults from
+ * that page. Durations in nanoseconds, speeds in mph. */
 struct RedLightConfig
 {
     Nanos graceNs = 300 * kNanosPerMilli;             /* cite only when time into red > grace */

@@ -92,7 +92,7 @@ const char *multiTargetPolicyName(MultiTargetPolicy policy);
 /* "discard_pass", "discard_reports". */
 std::optional<MultiTargetPolicy> parseMultiTargetPolicy(std::string_view text);
 
-/* Every number of the school-zone rule (reference/enforcement-rules.md). Speeds are in
+/* Every number of the school-zone rule (docs/enforcement-rules.md). Speeds are in
  * `unit`; radar readings in another unit are converted. */
 struct SchoolZoneConfig
 {

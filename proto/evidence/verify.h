@@ -13,7 +13,7 @@
 
 namespace stopline::evidence {
 
-/* Status codes of reference/evidence-integrity.md items 1–8. A verifier answers with
+/* Status codes of docs/evidence-integrity.md items 1–8. A verifier answers with
  * a list of these, never a bare yes/no: a court wants to know what exactly is wrong. */
 enum class Code {
     FormatInvalid,       /* 1: does not parse, or a required field is missing */

@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 {
     CLI::App app{"Verify sealed stopline evidence records and checkpoints.\n"
                  "Prints one line per record with its status codes (see "
-                 "reference/evidence-integrity.md) and a summary line."};
+                 "docs/evidence-integrity.md) and a summary line."};
     std::string keysDir;
     std::vector<std::string> paths;
     BatchOptions options;
