@@ -667,6 +667,13 @@ void Daemon::feed(std::vector<pipeline::Decision> decisions)
 
 void Daemon::onCaptured(const pipeline::Decision &d, const pipeline::EvidenceAssembler::Result &r)
 {
+    if (r.refusal != pipeline::Reason::None) {
+        /* Not a failure: the pictures could not stand as this vehicle's evidence, or the
+         * vehicle was already cited. Nothing was sealed. */
+        log_->warning(std::string("not cited ") + pipeline::violationKindName(d.kind) + " #" +
+                      std::to_string(d.id) + ": " + r.error);
+        return;
+    }
     if (!r.ok()) {
         ++captureFailures_;
         log_->error(std::string("NOT captured ") + pipeline::violationKindName(d.kind) + " #" +
@@ -871,9 +878,8 @@ void Daemon::checkHealth()
                 log_->error("upload: ALARM: " + u.alarm);
         }
     }
-    auto report = [&](const char *rule, const std::vector<std::string> &before,
-                      const std::vector<std::string> &after) {
-        if (healthKnown_ && before == after)
+    auto report = [&](const char *rule, bool redLight, const std::vector<std::string> &after) {
+        if (healthKnown_ && health_.causes(redLight) == next.causes(redLight))
             return;
         if (after.empty())
             log_->notice(std::string("enforcement ") + rule + ": active" +
@@ -886,10 +892,11 @@ void Daemon::checkHealth()
         }
     };
     if (policy_.redLight)
-        report("red_light", health_.redLightReasons, next.redLightReasons);
+        report("red_light", true, next.redLightReasons);
     if (policy_.schoolZone)
-        report("school_zone", health_.schoolZoneReasons, next.schoolZoneReasons);
-    bool changed = !healthKnown_ || health_.reason() != next.reason();
+        report("school_zone", false, next.schoolZoneReasons);
+    bool changed = !healthKnown_ || health_.causes(true) != next.causes(true) ||
+                   health_.causes(false) != next.causes(false);
     health_ = std::move(next);
     healthKnown_ = true;
     if (rules_->redLight)

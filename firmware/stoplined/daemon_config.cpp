@@ -185,6 +185,8 @@ ConfigSchema daemonSchema(DaemonConfig *c)
         e.addString("entry_loop", &l.entryLoop);
         e.addString("exit_loop", &l.exitLoop);
         e.addDouble("spacing_m", &l.spacingM, 0.1, 100);
+        e.addDouble("entry_length_m", &l.entryLengthM, 0.3, 30);
+        e.addDouble("exit_length_m", &l.exitLengthM, 0.3, 30);
         for (const char *k : {"approach", "lane", "entry_loop", "exit_loop", "spacing_m"})
             e.require(k);
         return e;
@@ -226,6 +228,7 @@ ConfigSchema daemonSchema(DaemonConfig *c)
     s.addDouble("red_light.min_speed_mph", &c->redLight.minSpeedMph, 0, 100);
     s.addDouble("red_light.qualified_s", &c->redLight.qualifiedS, 0, 10);
     s.addDouble("red_light.continuation_s", &c->redLight.continuationS, 0.5, 30);
+    s.addDouble("red_light.max_start_accel_mps2", &c->redLight.maxStartAccelMps2, 0.5, 10);
     s.addDouble("red_light.b_shot_delay_s", &c->redLight.bShotDelayS, 0.1, 5);
     s.addDouble("red_light.clip_before_s", &c->redLight.clipBeforeS, 0, 10);
     s.addDouble("red_light.clip_after_s", &c->redLight.clipAfterS, 0, 10);
@@ -259,6 +262,10 @@ ConfigSchema daemonSchema(DaemonConfig *c)
     s.addString("school_zone.beacon", &c->schoolZone.beacon);
     s.addChoice("school_zone.direction", &c->schoolZone.direction, {"inbound", "outbound", "both"});
     s.addDouble("school_zone.self_check_max_age_min", &c->schoolZone.selfCheckMaxAgeMin, 1, 1440);
+    s.addDouble("school_zone.track_gap_s", &c->schoolZone.trackGapS, 0.05, 5);
+    s.addDouble("school_zone.pass_gap_s", &c->schoolZone.passGapS, 0.1, 30);
+    s.addChoice("school_zone.multi_target", &c->schoolZone.multiTarget,
+                {"discard_pass", "discard_reports"});
     s.addString("school_zone.statute", &c->schoolZone.statute);
     s.addString("school_zone.statute_description", &c->schoolZone.statuteDescription);
     s.addStringList("school_zone.windows", &c->schoolZone.windows);
@@ -293,6 +300,7 @@ ConfigSchema daemonSchema(DaemonConfig *c)
     s.addDouble("evidence.clip_fps", &c->evidence.clipFps, 0, 120);
     s.addInt("evidence.clip_width", &c->evidence.clipWidth, 0, 10000);
     s.addInt("evidence.clip_jpeg_quality", &c->evidence.clipJpegQuality, 10, 100);
+    s.addDouble("evidence.max_shot_offset_ms", &c->evidence.maxShotOffsetMs, 1, 5000);
 
     s.addDouble("spool.capacity_mb", &c->spool.capacityMb, 0.1, 1e7);
     s.addDouble("spool.reserve_mb", &c->spool.reserveMb, 0, 1e5);
@@ -678,7 +686,9 @@ std::string LoadedConfig::effectiveText() const
     for (const auto &l : c.loops.lanes)
         out += "\n[[loops.lanes]]\napproach = " + quote(l.approach) +
                "\nlane = " + std::to_string(l.lane) + "\nentry_loop = " + quote(l.entryLoop) +
-               "\nexit_loop = " + quote(l.exitLoop) + "\nspacing_m = " + num(l.spacingM) + "\n";
+               "\nexit_loop = " + quote(l.exitLoop) + "\nspacing_m = " + num(l.spacingM) + "\n" +
+               (l.entryLengthM > 0 ? "entry_length_m = " + num(l.entryLengthM) + "\n" : "") +
+               (l.exitLengthM > 0 ? "exit_length_m = " + num(l.exitLengthM) + "\n" : "");
     for (const auto &b : c.beacons)
         out += "\n[[beacons]]\nname = " + quote(b.name) + "\nline = " + quote(b.line) + "\n";
     for (const auto &l : c.redLight.lanes)
@@ -734,8 +744,8 @@ drivers::LoopTrackerConfig loopTrackerConfig(const DaemonConfig &c)
 {
     drivers::LoopTrackerConfig d;
     for (const auto &l : c.loops.lanes)
-        d.lanes.push_back(
-                {l.approach, static_cast<unsigned>(l.lane), l.entryLoop, l.exitLoop, l.spacingM});
+        d.lanes.push_back({l.approach, static_cast<unsigned>(l.lane), l.entryLoop, l.exitLoop,
+                           l.spacingM, l.entryLengthM, l.exitLengthM});
     d.debounceNs = static_cast<Nanos>(c.loops.debounceMs * kNanosPerMilli);
     d.maxTravelNs = static_cast<Nanos>(c.loops.maxTravelS * kNanosPerSecond);
     return d;
@@ -817,6 +827,9 @@ pipeline::RedLightConfig redLightConfig(const DaemonConfig &c)
     r.minSpeedMph = x.minSpeedMph;
     r.qualifiedNs = static_cast<Nanos>(x.qualifiedS * kNanosPerSecond);
     r.continuationWindowNs = static_cast<Nanos>(x.continuationS * kNanosPerSecond);
+    r.maxStartAccelMps2 = x.maxStartAccelMps2;
+    /* No decision before the decoder could have recognised a fault begun at the crossing. */
+    r.signalSettleNs = drivers::faultRecognitionLatency(phaseDecoderConfig(c));
     r.capture = timing(x.bShotDelayS, x.clipBeforeS, x.clipAfterS);
     for (const auto &h : c.signal.heads)
         r.heads.push_back({h.name, h.conflicting});
@@ -855,6 +868,10 @@ pipeline::SchoolZoneConfig schoolZoneConfig(const DaemonConfig &c)
     s.cosineAngleDeg = x.cosineAngleDeg;
     s.maxSpread = x.maxSpread;
     s.selfCheckMaxAgeNs = static_cast<Nanos>(x.selfCheckMaxAgeMin * 60 * kNanosPerSecond);
+    s.trackGapNs = static_cast<Nanos>(x.trackGapS * kNanosPerSecond);
+    s.passGapNs = static_cast<Nanos>(x.passGapS * kNanosPerSecond);
+    s.multiTarget = pipeline::parseMultiTargetPolicy(x.multiTarget)
+                            .value_or(pipeline::MultiTargetPolicy::DiscardPass);
     s.direction = x.direction == "outbound" ? pipeline::TravelDirection::Outbound
                   : x.direction == "both"   ? pipeline::TravelDirection::Both
                                             : pipeline::TravelDirection::Inbound;
@@ -896,6 +913,7 @@ pipeline::EvidenceOptions evidenceOptions(const DaemonConfig &c)
     o.clipFps = c.evidence.clipFps;
     o.clipWidth = static_cast<int>(c.evidence.clipWidth);
     o.clipJpegQuality = static_cast<int>(c.evidence.clipJpegQuality);
+    o.maxShotOffsetNs = static_cast<Nanos>(c.evidence.maxShotOffsetMs * kNanosPerMilli);
     return o;
 }
 

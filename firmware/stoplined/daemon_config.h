@@ -88,6 +88,7 @@ struct DaemonConfig
         long long lane = 1;
         std::string entryLoop, exitLoop;
         double spacingM = 0;
+        double entryLengthM = 0, exitLengthM = 0; /* 0: unknown (interpolation only) */
     };
     struct Loops
     {
@@ -142,6 +143,7 @@ struct DaemonConfig
         bool enabled = false;
         double graceS = 0.3, minYellowS = 3.0, minSpeedMph = 15, qualifiedS = 1.0;
         double continuationS = 3.0;
+        double maxStartAccelMps2 = 3.0;
         double bShotDelayS = 1.0, clipBeforeS = 3.0, clipAfterS = 3.0;
         std::string statute, statuteDescription;
         std::vector<RedLane> lanes;
@@ -165,6 +167,8 @@ struct DaemonConfig
         std::string beacon;
         std::string direction = "inbound";
         double selfCheckMaxAgeMin = 15;
+        double trackGapS = 0.5, passGapS = 2.0;
+        std::string multiTarget = "discard_pass";
         std::string statute, statuteDescription;
         std::vector<std::string> windows;
         std::vector<std::string> schoolWeekdays{"mon", "tue", "wed", "thu", "fri"};
@@ -181,6 +185,7 @@ struct DaemonConfig
         double clipFps = 5;
         long long clipWidth = 640;
         long long clipJpegQuality = 70;
+        double maxShotOffsetMs = 100;
     } evidence;
 
     struct Spool

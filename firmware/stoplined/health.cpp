@@ -40,9 +40,26 @@ std::string HealthAssessment::reason() const
     return joined(all, "; ");
 }
 
+std::string HealthAssessment::causes(bool redLight) const
+{
+    std::vector<std::string> failing;
+    if (stopping)
+        failing.push_back("stopping");
+    if (redLight ? !signalOk : !radarOk)
+        failing.push_back(redLight ? "signal" : "radar");
+    if (!cameraOk)
+        failing.push_back("camera");
+    if (!clockOk)
+        failing.push_back("clock");
+    if (!spoolOk)
+        failing.push_back("spool");
+    return joined(failing, ",");
+}
+
 HealthAssessment assessHealth(const HealthInputs &in, const HealthPolicy &policy)
 {
     HealthAssessment a;
+    a.stopping = in.stopping;
 
     if (!in.gpioError.empty()) {
         a.signalOk = false;

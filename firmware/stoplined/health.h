@@ -74,6 +74,13 @@ struct HealthAssessment
     /* Machine-readable alarm names for the heartbeat ("spool.full", ...). */
     std::vector<std::string> alarms;
 
+    bool stopping = false;
+
+    /* Which preconditions fail for one rule ("camera,clock"), without the figures that
+     * change from one check to the next (how long the camera has been stalled): the log
+     * reports a suspension again only when this changes. */
+    std::string causes(bool redLight) const;
+
     bool redLightSuspended() const { return !redLightReasons.empty(); }
     bool schoolZoneSuspended() const { return !schoolZoneReasons.empty(); }
     /* True when any enabled rule is suspended. */

@@ -95,6 +95,12 @@ TEST(Health, CameraStallSuspendsBothAfterTheThresholdOnly)
     CHECK(a.redLightSuspended() && a.schoolZoneSuspended());
     STRCMP_EQUAL("camera stalled: no frame for 2500 ms", a.reason().c_str());
     CHECK(has(a.alarms, "camera.stalled"));
+    /* The causes, which decide when the log reports a suspension, do not change as the
+     * stall goes on (the defect: a log line every 200 ms). */
+    STRCMP_EQUAL("camera", a.causes(true).c_str());
+    in.lastFrameNs = in.now - 2700 * kMs;
+    STRCMP_EQUAL(a.causes(true).c_str(), assessHealth(in, bothRules()).causes(true).c_str());
+    STRCMP_EQUAL("", assessHealth(healthy(), bothRules()).causes(false).c_str());
 
     /* No frame at all since the camera started. */
     in.lastFrameNs = 0;
