@@ -151,6 +151,15 @@ void Ops243Driver::configure()
                 if (!ok)
                     fail(where + ": no {\"OutputFeature\":...} reply to OJ (JSON output)");
             });
+    /* Magnitudes tell vehicles apart across a radar silence: one approaching keeps getting
+     * stronger, the next one appears weak at the far end of the beam. */
+    send(
+            "OM",
+            [this](LineKind kind) { return kind == LineKind::Reply && replyHas("OutputFeature"); },
+            [this, where](bool ok) {
+                if (!ok)
+                    fail(where + ": no {\"OutputFeature\":...} reply to OM (magnitudes)");
+            });
     std::string targets = "O" + std::to_string(config_.targets);
     send(
             targets, [](LineKind kind) { return kind == LineKind::Reply; },

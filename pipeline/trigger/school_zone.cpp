@@ -179,6 +179,8 @@ std::vector<std::string> validate(const SchoolZoneConfig &c)
     need(c.selfCheckMaxAgeNs > 0, "self_check_max_age: must be positive");
     need(c.trackGapNs > 0, "track_gap: must be positive");
     need(c.passGapNs >= c.trackGapNs, "pass_gap: must be at least track_gap");
+    need(c.newVehicleMagnitudeRatio > 0 && c.newVehicleMagnitudeRatio <= 1,
+         "new_vehicle_magnitude_ratio: must be in (0, 1]");
     need(std::isfinite(c.trackBreak) && c.trackBreak > 0, "track_break: must be positive");
     need(c.minSamples >= 1, "min_samples: at least one reading");
     need(c.maxTrackSamples >= c.minSamples, "max_track_samples: must be at least min_samples");
@@ -338,14 +340,28 @@ std::vector<Decision> SchoolZoneRule::onRadar(const drivers::RadarReport &report
     }
 
     std::vector<double> speeds; /* relevant targets, configured unit, signed */
+    double magnitude = 0;       /* of the strongest relevant target */
     for (const drivers::RadarTarget &t : report.targets) {
         double s = convertSpeed(t.speed, report.unit, config_.unit);
-        if (relevant(s))
+        if (relevant(s)) {
+            if (speeds.empty())
+                magnitude = t.magnitude;
             speeds.push_back(s);
+        }
     }
     if (speeds.empty())
         return out;
     const double strongest = speeds.front();
+    if (track_ && at - track_->lastNs > config_.trackGapNs && magnitude > 0 &&
+        track_->lastMagnitude > 0) {
+        const double ratio = magnitude / track_->lastMagnitude;
+        const bool outbound = config_.direction == TravelDirection::Outbound;
+        if (outbound ? ratio * config_.newVehicleMagnitudeRatio > 1
+                     : ratio < config_.newVehicleMagnitudeRatio) {
+            out.push_back(finish(*track_, at));
+            track_.reset();
+        }
+    }
     if (track_ && speeds.size() == 1) {
         /* A lone target continues the pass when it is one of the vehicles of the report
          * before (the car left alone once the truck beside it has gone is the same pass). */
@@ -370,6 +386,7 @@ std::vector<Decision> SchoolZoneRule::onRadar(const drivers::RadarReport &report
     t.lastNs = at;
     t.lastSpeed = strongest;
     t.lastSpeeds = speeds;
+    t.lastMagnitude = magnitude;
     unsigned distinct = distinctSpeeds(speeds, config_.sameSpeedTolerance);
     if (t.readings.size() < config_.maxTrackSamples) {
         for (std::size_t i = 0; i < report.targets.size(); ++i)

@@ -108,6 +108,11 @@ struct SchoolZoneConfig
      * evidence: the pass is refused with radar_gap. */
     Nanos trackGapNs = 500 * kNanosPerMilli;
     Nanos passGapNs = 2 * kNanosPerSecond; /* silence that ends a vehicle's pass */
+    /* After a silence over track_gap, a first reading weaker than this fraction of the last
+     * one (inbound; stronger by its inverse, outbound) is the next vehicle entering the far
+     * end of the beam, not the same one reappearing: the pass before ends cleanly. Without
+     * magnitudes the two cannot be told apart and the silence is a radar_gap. */
+    double newVehicleMagnitudeRatio = 0.8;
     MultiTargetPolicy multiTarget = MultiTargetPolicy::DiscardPass;
     double trackBreak = 5.0;           /* a single-target jump this large starts a new vehicle */
     unsigned minSamples = 3;           /* readings before a speed counts as measured */
@@ -165,7 +170,8 @@ private:
         std::vector<double> soloReadings; /* the same, from reports with one vehicle */
         std::vector<double> lastSpeeds;   /* relevant targets of the latest report */
         Nanos longestGapNs = 0;
-        bool radarGap = false; /* a silence over track_gap inside the pass */
+        double lastMagnitude = 0; /* strongest relevant target of the latest report */
+        bool radarGap = false;    /* a silence over track_gap inside the pass */
         std::vector<SpeedSample> samples;
         bool multiTarget = false;
         unsigned targetsInBeam = 0;

@@ -43,7 +43,7 @@
 #include "pipeline/evidence/capture.h"
 #include "pipeline/trigger/red_light.h"
 #include "pipeline/trigger/school_zone.h"
-#include "sim_process.h"
+#include "pipeline_rig.h"
 
 #include <CppUTest/TestHarness.h>
 
@@ -61,20 +61,7 @@ constexpr double kLimit = 25, kThresholdOver = 10;
 constexpr double kGraceS = 0.3, kMinYellowS = 3.0;
 constexpr double kStopLineFromEntryM = 5.8; /* entry loop: 4.0 m + 1.8 m before the line */
 constexpr double kSpacingM = 5.8;           /* the exit loop's near edge is on the stop line */
-
-/* Runs a command, returns its exit status and output. */
-int runCommand(const std::string &command, std::string *output)
-{
-    FILE *p = popen((command + " 2>&1").c_str(), "r");
-    if (!p)
-        return -1;
-    char buf[4096];
-    std::size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0)
-        output->append(buf, n);
-    int status = pclose(p);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+constexpr double kLoopLengthM = 1.8;
 
 RedLightConfig redLightConfig()
 {
@@ -119,12 +106,6 @@ SchoolZoneConfig schoolZoneConfig(const CivilTime &today)
     return c;
 }
 
-struct Outcome
-{
-    Decision decision;
-    EvidenceAssembler::Result result;
-};
-
 /* What one run of the scenario found, by criterion of the issue's "done means", so each
  * criterion is its own test and one failing does not hide the others. */
 struct HilRun
@@ -151,231 +132,30 @@ HilRun runScenario()
         if (!ok)
             run.problems[criterion].push_back(what);
     };
-    char tmpl[] = "/tmp/stopline-pipeline-hil-XXXXXX";
-    if (!mkdtemp(tmpl)) {
-        expect(false, "cannot create a folder under /tmp");
-        return run;
-    }
-    const fs::path dir = tmpl;
-    fs::create_directories(dir / "records");
-    fs::create_directories(dir / "keys");
-
-    /* The simulator, waiting for this process to attach to every wire. */
-    std::unique_ptr<hil::SimProcess> simProcess;
-    try {
-        simProcess = std::make_unique<hil::SimProcess>(
-                SCENARIO, std::vector<std::string>{"--wait-for", "gpio,camera,radar",
-                                                   "--wait-timeout", "60", "--start-delay", "1"});
-    } catch (const std::exception &e) {
-        expect(false, std::string("simulator did not start: ") + e.what());
-        return run;
-    }
-    hil::SimProcess &sim = *simProcess;
-    const Json &w = sim.wires();
-
-    boost::asio::io_context io;
-    hal::Clock clock;
-    const CivilTime today = civilTimeFromUtc(clock.utcNow());
-    RedLightRule redLight(redLightConfig());
-    SchoolZoneRule school(schoolZoneConfig(today));
-
-    /* Evidence: ring, sealer on one worker, assembler, coordinator. */
-    auto key = ev::SigningKey::generate();
-    key->writeFiles((dir / "keys" / "hil.key").string(), (dir / "keys" / "hil-dev.pub").string(),
-                    {{"device", "hil-dev"}});
-    auto writer = std::make_unique<ev::ChainWriter>("hil-dev", key.get(), 0, std::string());
-    auto persist = [&](const ev::Sealed &s, const ev::Record &) -> std::optional<std::string> {
-        char name[32];
-        std::snprintf(name, sizeof name, "%012llu.slr", static_cast<unsigned long long>(s.seq));
-        std::ofstream(dir / "records" / name, std::ios::binary) << s.bytes;
-        return std::nullopt;
-    };
-    {
-        ev::Record genesis = ev::makeGenesis(*key, "SN-HIL");
-        *genesis.mutable_created() = Sealer::systemNow();
-        genesis.mutable_clock()->set_synchronized(true);
-        persist(writer->seal(genesis), genesis);
-    }
-    boost::asio::thread_pool workers(1);
-    Sealer sealer(std::move(writer), workers.get_executor(), persist);
-    SiteIdentity site;
-    site.deviceSerial = "SN-HIL";
-    site.location.set_code("HIL-0001");
-    site.location.set_direction(ev::NORTHBOUND);
-    site.redLightStatute = "RCW 46.63.170";
-    site.speedStatute = "RCW 46.61.440";
-    site.calibrationId = "cal-hil";
-    site.configHash = std::string(64, 'h');
-    EvidenceOptions options;
-    EvidenceAssembler assembler(io.get_executor(), workers.get_executor(), &sealer, site, options,
-                                PlateLocator::Options{});
-    const double fps = w["camera"]["fps"].get<double>();
-    FrameRing::Options ringOptions;
-    ringOptions.preTriggerSeconds = 4;
-    ringOptions.fps = fps;
-    FrameRing ring(ringOptions, io.get_executor());
-
-    std::optional<ev::SelfCheck> latestSelfCheck;
-    std::optional<ev::RadarIdentity> radarIdentity;
-    std::vector<Outcome> outcomes;
-    std::vector<Decision> finals;
-    std::vector<double> latencyUs;
-    CaptureCoordinator coordinator(
-            &ring, &assembler,
-            [&] {
-                CaptureContext c;
-                hal::ClockSync sync = clock.sync();
-                c.clock.set_synchronized(sync.synchronized);
-                c.clock.set_estimated_error_us(sync.estimatedErrorNs / 1000);
-                c.clock.set_maximum_error_us(sync.maximumErrorNs / 1000);
-                c.clock.set_source(sync.source);
-                c.clock.set_boot_id(hal::Clock::bootId());
-                c.utcMinusMonotonicNs = clock.utcOffset();
-                c.radar = radarIdentity;
-                c.latestSelfCheck = latestSelfCheck;
-                return c;
-            },
-            [&](const Decision &d, const EvidenceAssembler::Result &r) {
-                outcomes.push_back({d, r});
-            });
-    auto feed = [&](std::vector<Decision> ds) {
-        for (const Decision &d : ds) {
-            if (d.verdict == Decision::Verdict::Capture)
-                latencyUs.push_back((monotonicNow() - d.triggerNs) / 1000.0);
-            if (d.verdict != Decision::Verdict::Capture)
-                finals.push_back(d);
-        }
-        coordinator.handle(ds);
-    };
-
-    /* GPIO: signal heads, loops, beacon, through the sim wire client. */
-    hal::GpioConfig gpioConfig;
-    gpioConfig.backend = "sim";
-    gpioConfig.chip = w["gpio"]["chip"].get<std::string>();
-    gpioConfig.simSocket = w["gpio"]["socket"].get<std::string>();
-    for (const Json &l : w["gpio"]["lines"])
-        gpioConfig.lines.push_back({l["name"].get<std::string>(), l["name"].get<std::string>(),
-                                    false, hal::GpioLineConfig::Bias::AsIs});
-    auto lines = hal::openGpioLines(io, gpioConfig);
-    drivers::PhaseDecoderConfig signalConfig;
-    signalConfig.heads = {{"NB", "NB_RED", "NB_YELLOW", "NB_GREEN"},
-                          {"EB", "EB_RED", "EB_YELLOW", "EB_GREEN"}};
-    drivers::PhaseDecoder decoder(
-            signalConfig,
-            drivers::SignalSink{[&](const drivers::PhaseChange &p) { redLight.onPhaseChange(p); },
-                                [&](const drivers::SignalFault &f) { redLight.onSignalFault(f); },
-                                {}});
-    drivers::LoopTrackerConfig loopConfig;
+    hil::RigConfig config;
+    config.scenario = SCENARIO;
+    config.signal.heads = {{"NB", "NB_RED", "NB_YELLOW", "NB_GREEN"},
+                           {"EB", "EB_RED", "EB_YELLOW", "EB_GREEN"}};
     for (unsigned lane : {1u, 2u})
-        loopConfig.lanes.push_back({"north", lane, "LOOP_NORTH_" + std::to_string(lane) + "_ENTRY",
-                                    "LOOP_NORTH_" + std::to_string(lane) + "_EXIT", kSpacingM});
-    drivers::LoopTracker loops(loopConfig, drivers::LoopSink{[&](const drivers::LoopPresence &p) {
-                                                                 feed(redLight.onLoopPresence(p));
-                                                             },
-                                                             [&](const drivers::LoopCrossing &c) {
-                                                                 feed(redLight.onLoopCrossing(c));
-                                                             }});
-    drivers::BeaconDetectorConfig beaconConfig;
-    beaconConfig.beacons = {{"SZ", "BEACON_SZ"}};
-    drivers::BeaconDetector beacon(beaconConfig,
-                                   [&](const drivers::BeaconState &b) { school.onBeacon(b); });
-    drivers::GpioDriver gpio(io, lines.get());
-    gpio.add(&decoder);
-    gpio.add(&loops);
-    gpio.add(&beacon);
-    std::vector<std::pair<Nanos, std::string>> wireErrors; /* (when, message) */
-    gpio.start([&](const std::string &m) { wireErrors.push_back({monotonicNow(), m}); });
-
-    /* Radar: the real OPS243 driver on the simulator's pty. */
-    hal::SerialConfig serialConfig;
-    serialConfig.device = w["radar"]["pty"].get<std::string>();
-    serialConfig.baud = w["radar"]["baud"].get<unsigned>();
-    hal::SerialPort port(io, serialConfig);
-    drivers::radar::Ops243DriverConfig radarConfig;
-    radarConfig.targets = 2;
-    drivers::radar::Ops243Driver radar(io, &port, radarConfig);
-    int selfChecks = 0;
-    radar.start(
-            [&](const drivers::RadarReport &r) {
-                redLight.onRadar(r);
-                feed(school.onRadar(r, civilTimeFromUtc(clock.monotonicToUtc(r.at.sampleNs))));
-            },
-            [&](const drivers::radar::RadarSelfCheck &c) {
-                ++selfChecks;
-                school.onSelfCheck(c.passed, c.at.sampleNs);
-                const auto &id = c.radar;
-                RadarInfo info{id.product,   id.version,     id.build,
-                               id.uid,       id.resetReason, id.frequencyGHz.value_or(0),
-                               id.serialPort};
-                radarIdentity = toProto(info);
-                SelfCheckResult result;
-                result.kind = SelfCheckResult::Kind::PowerOn;
-                result.atNs = c.at.sampleNs;
-                result.passed = c.passed;
-                for (const auto &i : c.items)
-                    result.items.push_back({i.name, i.passed, i.detail});
-                CaptureContext ctx;
-                ctx.utcMinusMonotonicNs = clock.utcOffset();
-                ctx.radar = radarIdentity;
-                latestSelfCheck = toProto(result, ctx);
-            },
-            [&](const std::string &m) {
-                wireErrors.push_back({monotonicNow(), "radar: " + m});
-            });
-
-    /* Camera: frames straight into the ring from the capture thread. */
-    hal::CameraConfig cameraConfig;
-    cameraConfig.backend = "sim";
-    cameraConfig.device = w["camera"]["socket"].get<std::string>();
-    cameraConfig.buffers = static_cast<unsigned>(ring.frameCap() + 80);
-    auto camera = hal::openCamera(cameraConfig, &clock);
-    camera->start([&](hal::FramePtr f) { ring.push(std::move(f)); });
-
-    /* The rules' timers, and the end: the simulator exits when the scenario is over;
-     * then give pending candidates their continuation window and the clips their
-     * second half, and let the assemblies finish. */
-    boost::asio::steady_timer tick(io);
-    std::optional<std::chrono::steady_clock::time_point> simEnded;
-    std::function<void()> arm = [&] {
-        tick.expires_after(std::chrono::milliseconds(100));
-        tick.async_wait([&](const boost::system::error_code &ec) {
-            if (ec)
-                return;
-            Nanos now = monotonicNow();
-            feed(redLight.poll(now));
-            feed(school.poll(now));
-            if (!simEnded && sim.exited())
-                simEnded = std::chrono::steady_clock::now();
-            bool settled = coordinator.pending() == 0 && assembler.inFlight() == 0 &&
-                           redLight.pendingCount() == 0 && !school.tracking();
-            if (simEnded &&
-                std::chrono::steady_clock::now() - *simEnded > std::chrono::seconds(2) && settled) {
-                io.stop();
-                return;
-            }
-            arm();
-        });
-    };
-    arm();
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
-    while (!io.stopped() && std::chrono::steady_clock::now() < deadline)
-        io.run_for(std::chrono::milliseconds(200));
-    camera->stop();
-    gpio.stop();
-    port.close();
-    tick.cancel();
-    workers.join();
-    io.restart();
-    io.poll(); /* deliver results posted by the last seal */
-
+        config.loops.lanes.push_back({"north", lane,
+                                      "LOOP_NORTH_" + std::to_string(lane) + "_ENTRY",
+                                      "LOOP_NORTH_" + std::to_string(lane) + "_EXIT", kSpacingM,
+                                      kLoopLengthM, kLoopLengthM});
+    config.redLight = redLightConfig();
+    config.redLight.signalSettleNs = drivers::faultRecognitionLatency(config.signal);
+    config.schoolZone = schoolZoneConfig;
+    hil::RigRun rig = hil::runRig(config, VERIFY_BIN);
+    for (const std::string &p : rig.setupProblems)
+        expect(false, p);
+    if (!rig.ran)
+        return run;
     run.ran = true;
-    expect(sim.exited(), "the simulator did not finish");
-    expect(sim.exitStatus() == 0, "simulator failed: " + sim.stderrText());
-    expect(selfChecks >= 1, "no radar self-check");
-    expect(latestSelfCheck && latestSelfCheck->passed(), "radar self-check did not pass");
+    const fs::path dir = rig.dir;
+    const double fps = rig.fps;
+    const auto &outcomes = rig.outcomes;
 
     /* Ground truth, and what it implies under the configured rules. */
-    const std::vector<Json> records = sim.truth();
+    const std::vector<Json> &records = rig.truth;
     Nanos t0 = 0;
     std::optional<Nanos> endNs;
     std::map<std::uint64_t, Json> frames;   /* camera sequence -> plates */
@@ -414,15 +194,12 @@ HilRun runScenario()
     }
     expect(t0 > 0, "no start record in the truth");
     expect(!expectRed.empty() && !expectSpeed.empty(), "the scenario implies no violations");
-    /* The wires close when the simulator ends; an error before that is a failure. */
-    for (const auto &[at, message] : wireErrors)
-        expect(endNs && at >= *endNs - 500 * kMs, "wire error during the scenario: " + message);
 
     /* Each sealed record -> the vehicle it is about, by time and lane. */
     std::set<std::string> gotRed, gotSpeed;
     const double frameInterval = 1e9 / fps;
     std::printf("\n");
-    for (const Outcome &o : outcomes) {
+    for (const hil::RigRun::Outcome &o : outcomes) {
         criterion = "violations";
         expect(o.result.ok(), "decision " + std::to_string(o.decision.id) + ": " + o.result.error);
         if (!o.result.ok())
@@ -535,6 +312,15 @@ HilRun runScenario()
         expect(iou >= 0.5, plate + ": best plate candidate IoU below 0.5");
     }
 
+    for (const Decision &d : rig.finals)
+        if (d.speed)
+            std::printf(
+                    "speed decision #%llu %s: %.2f mph, %zu samples, pass %.2f..%.2f s, longest "
+                    "gap %.0f ms, %u in beam\n",
+                    static_cast<unsigned long long>(d.id), reasonName(d.reason),
+                    d.speed->correctedSpeed, d.speed->samples.size(),
+                    (d.speed->trackStartNs - t0) / 1e9, (d.speed->trackEndNs - t0) / 1e9,
+                    d.speed->longestGapNs / 1e6, d.speed->targetsInBeam);
     auto list = [](const std::set<std::string> &s) {
         std::string out;
         for (const auto &p : s)
@@ -545,8 +331,9 @@ HilRun runScenario()
                 list(gotRed).c_str());
     std::printf("speed:     expected {%s} got {%s}\n", list(expectSpeed).c_str(),
                 list(gotSpeed).c_str());
-    std::printf("reasons: red light %s | school zone %s\n", redLight.counts().summary().c_str(),
-                school.counts().summary().c_str());
+    std::printf("reasons: red light %s | school zone %s\n", rig.redLightCounts.summary().c_str(),
+                rig.schoolZoneCounts.summary().c_str());
+    std::vector<double> latencyUs = rig.captureLatencyUs;
     std::sort(latencyUs.begin(), latencyUs.end());
     if (!latencyUs.empty())
         std::printf(
@@ -557,32 +344,26 @@ HilRun runScenario()
     expect(expectRed == gotRed, "red-light citations differ from the ground truth");
     expect(expectSpeed == gotSpeed, "speed citations differ from the ground truth");
     /* The refusals the scenario was built to provoke. */
-    expect(redLight.counts()[Reason::WithinGrace] >= 1, "no within_grace refusal");
-    expect(redLight.counts()[Reason::YellowTooShort] >= 1, "no yellow_too_short refusal");
-    expect(redLight.counts()[Reason::RightTurnStopped] + redLight.counts()[Reason::BelowMinSpeed] >=
+    expect(rig.redLightCounts[Reason::WithinGrace] >= 1, "no within_grace refusal");
+    expect(rig.redLightCounts[Reason::YellowTooShort] >= 1, "no yellow_too_short refusal");
+    expect(rig.redLightCounts[Reason::RightTurnStopped] +
+                           rig.redLightCounts[Reason::BelowMinSpeed] >=
                    1,
            "the right turn after a stop was not refused");
 
     /* Every sealed record (and the genesis) passes the command-line verifier. */
-    std::string output;
-    int status = runCommand(std::string(VERIFY_BIN) + " -k " + (dir / "keys").string() + " " +
-                                    (dir / "records").string(),
-                            &output);
-    std::printf("%s", output.c_str());
+    std::printf("%s", rig.verifyOutput.c_str());
     criterion = "verify";
-    expect(status == 0, "stopline-verify refused the records");
-    expect(outcomes.size() + 1 ==
-                   static_cast<std::size_t>(std::distance(fs::directory_iterator(dir / "records"),
-                                                          fs::directory_iterator())),
-           "records on disk differ from records sealed");
+    expect(rig.verifyStatus == 0, "stopline-verify refused the records");
+    std::size_t sealedCount = 0;
+    for (const auto &o : outcomes)
+        sealedCount += o.result.ok() ? 1 : 0;
+    expect(sealedCount + 1 == rig.recordsOnDisk, "records on disk differ from records sealed");
 
     for (const auto &[c, list] : run.problems)
         for (const std::string &p : list)
             std::printf("PROBLEM (%s): %s\n", c.c_str(), p.c_str());
-    if (!run.problems.empty() || getenv("STOPLINE_KEEP_HIL"))
-        std::printf("kept %s\n", dir.c_str());
-    else
-        fs::remove_all(dir);
+    rig.finish(!run.problems.empty());
     return run;
 }
 

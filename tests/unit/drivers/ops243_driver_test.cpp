@@ -83,6 +83,8 @@ private:
             send(R"({"Units":"mph"})");
         else if (cmd == "OJ" && !silentOnJson)
             send(R"({"OutputFeature":"J"})");
+        else if (cmd == "OM")
+            send(R"({"OutputFeature":"M"})");
         else if (cmd[0] == 'O' && cmd[1] >= '1' && cmd[1] <= '9')
             send(std::string(R"({"OutputFeature":")") + cmd[1] + "\"}");
         else if (cmd == "?P")
@@ -193,8 +195,8 @@ TEST(Ops243Driver, ConfiguresReadsIdentityAndPassesThePowerOnCheck)
     h.start();
     CHECK(runUntil(h.io, [&] { return !h.checks.empty() || !h.error.empty(); }));
     STRCMP_EQUAL("", h.error.c_str());
-    std::vector<std::string> expected = {"US", "OJ", "O3", "?P", "?V", "?B",
-                                         "?U", "?R", "?F", "C?", "C?"};
+    std::vector<std::string> expected = {"US", "OJ", "OM", "O3", "?P", "?V",
+                                         "?B", "?U", "?R", "?F", "C?", "C?"};
     std::vector<std::string> sent = h.sensor.commands();
     LONGS_EQUAL(expected.size(), sent.size());
     for (std::size_t i = 0; i < expected.size(); ++i)
@@ -267,8 +269,9 @@ TEST(Ops243Driver, GarbageBetweenRepliesIsCountedAndHarmless)
     h.start();
     CHECK(runUntil(h.io, [&] { return !h.checks.empty(); }));
     CHECK(h.checks[0].passed);
-    LONGS_EQUAL(11, h.driver->counters().rejectedTotal());
-    LONGS_EQUAL(11, h.driver->counters().rejectedFor(RejectReason::ControlCharacter));
+    /* One garbage line before each of the 12 replies of the start-up sequence. */
+    LONGS_EQUAL(12, h.driver->counters().rejectedTotal());
+    LONGS_EQUAL(12, h.driver->counters().rejectedFor(RejectReason::ControlCharacter));
 }
 
 TEST(Ops243Driver, NoReplyIsRetriedThenReportedNamingPortAndCommand)

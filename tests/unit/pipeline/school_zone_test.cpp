@@ -446,3 +446,33 @@ TEST(SchoolZone, theDiscardReportsPolicyCitesFromTheSoloReadingsAndSaysSo)
     CHECK(parseMultiTargetPolicy("discard_reports") == MultiTargetPolicy::DiscardReports);
     CHECK(!parseMultiTargetPolicy("both"));
 }
+
+TEST(SchoolZone, theNextVehicleAfterASilenceIsToldApartByItsWeakEcho)
+{
+    /* Two speeders 1.5 s apart at similar speeds: the first leaves the near end of the beam
+     * with a strong echo, the second enters the far end with a weak one. Two passes. */
+    SchoolZoneRule rule = armed();
+    std::vector<Decision> ds;
+    auto feedMagnitude = [&](Nanos from, int n, double mph, double magnitude, double growth) {
+        for (int i = 0; i < n; ++i) {
+            drivers::RadarReport r = report(from + i * 100 * kMs, {mph});
+            r.targets[0].magnitude = magnitude * (1 + growth * i);
+            auto out = rule.onRadar(r, schoolMorning());
+            ds.insert(ds.end(), out.begin(), out.end());
+        }
+    };
+    feedMagnitude(kStart, 8, 40, 300, 0.3);
+    feedMagnitude(kStart + 700 * kMs + 1500 * kMs, 8, 43, 150, 0.3);
+    /* The same vehicle reappearing after a dropout is no weaker than before it. */
+    feedMagnitude(kStart + 10 * kS, 8, 38, 300, 0.3);
+    feedMagnitude(kStart + 10700 * kMs + 900 * kMs, 8, 38, 1200, 0.3);
+    auto last = rule.poll(kStart + 30 * kS);
+    ds.insert(ds.end(), last.begin(), last.end());
+    std::vector<Decision> f = finals(ds);
+    LONGS_EQUAL(3, f.size());
+    CHECK(f[0].verdict == Verdict::Cite);
+    DOUBLES_EQUAL(40, f[0].speed->correctedSpeed, 1e-9);
+    CHECK(f[1].verdict == Verdict::Cite);
+    DOUBLES_EQUAL(43, f[1].speed->correctedSpeed, 1e-9);
+    STRCMP_EQUAL("radar_gap", reasonName(f[2].reason));
+}
