@@ -71,9 +71,10 @@ TEST(DaemonKill9Hil, EveryCapturedViolationArrivesExactlyOnceAfterThirtyKills)
             sleepFor(0.2 + unit(rng) * (left < 20 * kS ? 0.8 : 3.8));
             ++kinds["random"];
         } else if (mode == 1) {
-            /* Evidence is built once the clip's last frame arrived (2-3 s after the
-             * event), then sealed and fsynced: somewhere in the next 4 s. */
-            if (daemon.waitForLog("cited ", *up, 6 * kS))
+            /* A citation is final once the signal has had time to show a fault (about
+             * 6.5 s after the crossing); evidence is built once the clip's last frame
+             * arrived, then sealed and fsynced: somewhere in the next 4 s. */
+            if (daemon.waitForLog("cited ", *up, 12 * kS))
                 ++kinds["while sealing"];
             sleepFor(unit(rng) * 4.0);
         } else {

@@ -1,0 +1,427 @@
+/* HIL (issue 13): the rules' outcome and reason for every vehicle of three scenarios
+ * written to provoke them — signal faults and camera stalls at the moment of a crossing
+ * (enforce_faults), vehicles that do not drive at constant speed (enforce_motion), radar
+ * silences and a shared beam during a speeder's pass (enforce_speed). For each vehicle the
+ * simulator's ground truth says what the rules must conclude; the test fails on any
+ * false citation, duplicate or wrong reason, and checks that every recorded crossing
+ * interval holds the true crossing and every recorded time into red is within its
+ * recorded uncertainty of the truth. */
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "pipeline_rig.h"
+
+#include <CppUTest/TestHarness.h>
+
+using namespace stopline;
+using namespace stopline::pipeline;
+using Json = nlohmann::json;
+
+namespace {
+
+constexpr Nanos kMs = kNanosPerMilli;
+constexpr Nanos kS = kNanosPerSecond;
+constexpr double kGraceS = 0.3, kMinYellowS = 3.0, kBShotS = 1.0;
+constexpr double kLimit = 25, kThresholdOver = 10;
+/* The scenarios' loops: entry 1.8 m ending 4.0 m before the line, exit 1.8 m from 1.0 m
+ * past it. */
+constexpr double kEntryFrom = -5.8, kEntryTo = -4.0, kExitFrom = 1.0, kExitTo = 2.8;
+constexpr double kStopLineFromEntryM = 5.8, kSpacingM = 6.8, kLoopLengthM = 1.8;
+
+hil::RigConfig rigConfig(const std::string &scenario, bool lane1RightTurn)
+{
+    hil::RigConfig c;
+    c.scenario = std::string(SCENARIO_DIR) + "/" + scenario;
+    c.signal.heads = {{"NB", "NB_RED", "NB_YELLOW", "NB_GREEN"},
+                      {"EB", "EB_RED", "EB_YELLOW", "EB_GREEN"}};
+    c.redLight.graceNs = static_cast<Nanos>(kGraceS * kS);
+    c.redLight.minYellowNs = static_cast<Nanos>(kMinYellowS * kS);
+    c.redLight.capture.bShotDelayNs = static_cast<Nanos>(kBShotS * kS);
+    c.redLight.signalSettleNs = drivers::faultRecognitionLatency(c.signal);
+    c.redLight.heads.push_back({"NB", {"EB"}});
+    for (unsigned lane : {1u, 2u}) {
+        const std::string n = std::to_string(lane);
+        c.loops.lanes.push_back({"north", lane, "LOOP_NORTH_" + n + "_ENTRY",
+                                 "LOOP_NORTH_" + n + "_EXIT", kSpacingM, kLoopLengthM,
+                                 kLoopLengthM});
+        LaneConfig l;
+        l.approach = "north";
+        l.lane = lane;
+        l.head = "NB";
+        l.entryLoop = "LOOP_NORTH_" + n + "_ENTRY";
+        l.exitLoop = "LOOP_NORTH_" + n + "_EXIT";
+        l.stopLineFromEntryM = kStopLineFromEntryM;
+        if (lane == 1 && lane1RightTurn) {
+            l.rightTurn = true;
+            l.turnPolicy = TurnPolicy::CiteUnlessStopped;
+            l.minSpeedMph = 5;
+        }
+        c.redLight.lanes.push_back(l);
+    }
+    c.schoolZone = [](const CivilTime &today) {
+        SchoolZoneConfig s;
+        s.limit = kLimit;
+        s.thresholdOver = kThresholdOver;
+        s.cosineAngleDeg = 12;
+        s.beacon = "SZ";
+        s.calendar.sessions.push_back({today.date, today.date, "hil"});
+        s.calendar.schoolWeekdays.fill(true);
+        s.calendar.windows.push_back(*parseWindow("00:00-24:00"));
+        return s;
+    };
+    return c;
+}
+
+struct Interval
+{
+    Nanos from = 0, to = 0;
+    bool overlaps(Nanos a, Nanos b) const { return from <= b && a <= to; }
+    bool covers(Nanos t, Nanos margin) const { return from <= t - margin && t + margin <= to; }
+};
+
+/* What the truth says of one scenario run, indexed for the expectations. */
+struct Truth
+{
+    Nanos t0 = 0;
+    std::map<std::string, Json> enter, crossing, exit;
+    std::map<std::string, double> stoppedAtX; /* front position when it stopped */
+    std::map<std::string, std::map<std::string, std::vector<Nanos>>> loopOn; /* plate, loop */
+    std::vector<Interval> signalFaults, cameraStalls, radarSilences;
+    std::set<std::string> sharedBeam; /* in a radar report with another vehicle's target */
+
+    explicit Truth(const std::vector<Json> &records)
+    {
+        std::map<std::string, Nanos> open;
+        for (const Json &r : records) {
+            const std::string type = r["type"];
+            const Nanos t = r["t_ns"].get<Nanos>();
+            if (type == "start")
+                t0 = r["t0_ns"].get<Nanos>();
+            else if (type == "vehicle_enter")
+                enter[r["plate"]] = r;
+            else if (type == "crossing")
+                crossing[r["plate"]] = r;
+            else if (type == "vehicle_exit")
+                exit[r["plate"]] = r;
+            else if (type == "vehicle_stop")
+                stoppedAtX[r["plate"]] = r["x_m"].get<double>();
+            else if (type == "loop" && r["occupied"].get<bool>())
+                loopOn[r["plate"]][r["loop"]].push_back(t);
+            else if (type == "signal_fault" || type == "fault") {
+                const std::string key = type == "fault" ? r["kind"].get<std::string>() : "signal";
+                if (r["active"].get<bool>())
+                    open[key] = t;
+                else if (open.count(key)) {
+                    Interval iv{open[key], t};
+                    (key == "signal"         ? signalFaults
+                     : key == "camera_stall" ? cameraStalls
+                                             : radarSilences)
+                            .push_back(iv);
+                    open.erase(key);
+                }
+            } else if (type == "radar") {
+                std::set<std::string> plates;
+                for (const Json &target : r["targets"])
+                    for (const Json &v : target["vehicles"])
+                        plates.insert(v["plate"]);
+                if (r["targets"].size() >= 2 && plates.size() >= 2)
+                    sharedBeam.insert(plates.begin(), plates.end());
+            }
+        }
+    }
+
+    /* Did the vehicle stand (stop) with any part of it over a loop? */
+    bool stoodOnLoops(const std::string &plate) const
+    {
+        auto s = stoppedAtX.find(plate);
+        if (s == stoppedAtX.end())
+            return false;
+        const double front = s->second, rear = front - enter.at(plate)["length_m"].get<double>();
+        return (rear <= kEntryTo && front >= kEntryFrom) || (rear <= kExitTo && front >= kExitFrom);
+    }
+};
+
+/* The reasons the rules may give for a vehicle's crossing, from the truth alone. */
+std::set<std::string> expectedRedLight(const Truth &t, const std::string &plate,
+                                       Nanos uncertaintyNs, bool lane1RightTurn)
+{
+    const Json &c = t.crossing.at(plate);
+    const Nanos at = c["t_ns"].get<Nanos>();
+    const unsigned lane = c["lane"].get<unsigned>();
+    const bool red = c["phase"] == "red";
+    const double tir = red ? c["time_into_red_s"].get<double>() : 0;
+    const double yellow = c.value("yellow_s", 0.0);
+    /* A fault in the red this crossing relies on (from its yellow to the B-shot). */
+    const Nanos redFrom = red ? at - static_cast<Nanos>((tir + yellow) * kS) : at;
+    for (const Interval &f : t.signalFaults)
+        if (f.overlaps(redFrom, at + static_cast<Nanos>((kBShotS + 0.1) * kS)))
+            return {"signal_fault"};
+    const bool rightTurnLane = lane == 1 && lane1RightTurn;
+    if (t.stoodOnLoops(plate)) {
+        /* Undated: it may have crossed at any moment of its stand. */
+        if (rightTurnLane)
+            return {"right_turn_stopped"};
+        return {"below_min_speed", "not_red"};
+    }
+    if (!red)
+        return {"not_red"};
+    if (tir <= kGraceS)
+        return {"within_grace"};
+    std::set<std::string> out;
+    if (tir - kGraceS <= 2.0 * uncertaintyNs / kS)
+        out.insert("within_grace"); /* the rule abstains inside its uncertainty */
+    if (yellow < kMinYellowS - 1e-6)
+        return {"yellow_too_short"};
+    if (rightTurnLane && c["stopped_before_line"].get<bool>())
+        return {"right_turn_stopped"};
+    if (c["speed_mph"].get<double>() < (rightTurnLane ? 5 : 15)) {
+        out.insert("below_min_speed");
+        return out;
+    }
+    /* A camera stall around either shot: no picture of that moment. */
+    const Nanos margin = 40 * kMs;
+    for (const Interval &s : t.cameraStalls)
+        if (s.covers(at, margin) || s.covers(at + static_cast<Nanos>(kBShotS * kS), margin)) {
+            out.insert("evidence_incomplete");
+            return out;
+        }
+    out.insert("cite");
+    return out;
+}
+
+std::set<std::string> expectedSpeed(const Truth &t, const std::string &plate)
+{
+    const Json &b = t.exit.at(plate)["in_beam"];
+    const Nanos from = t.t0 + b["from_ns_rel"].get<Nanos>(),
+                to = t.t0 + b["to_ns_rel"].get<Nanos>();
+    if (b["beacon_active"] != "all")
+        return {"beacon_off"};
+    for (const Interval &s : t.radarSilences)
+        if (s.overlaps(from, to) && s.to - s.from + 100 * kMs > 500 * kMs)
+            return {"radar_gap"};
+    if (t.sharedBeam.count(plate))
+        return {"multi_target"};
+    if (b["min_speed_mph"].get<double>() <= kLimit + kThresholdOver)
+        return {"under_threshold"};
+    if (b["max_speed_mph"].get<double>() - b["min_speed_mph"].get<double>() > 2.0)
+        return {"speed_spread"};
+    return {"cite"};
+}
+
+std::string join(const std::set<std::string> &s)
+{
+    std::string out;
+    for (const std::string &x : s)
+        out += (out.empty() ? "" : "|") + x;
+    return out;
+}
+
+struct Findings
+{
+    std::vector<std::string> problems;
+    double worstConstantMs = 0, worstTurningMs = 0, worstUndatedMs = 0;
+    int redVehicles = 0, speedVehicles = 0;
+};
+
+Findings check(const std::string &scenario, bool lane1RightTurn, bool checkSpeedReasons)
+{
+    Findings f;
+    hil::RigRun run = hil::runRig(rigConfig(scenario, lane1RightTurn), VERIFY_BIN);
+    for (const std::string &p : run.setupProblems)
+        f.problems.push_back(scenario + ": " + p);
+    if (!run.ran)
+        return f;
+    const Truth truth(run.truth);
+    std::printf("\n== %s: red light %s | school zone %s\n", scenario.c_str(),
+                run.redLightCounts.summary().c_str(), run.schoolZoneCounts.summary().c_str());
+
+    /* Cited decisions become refusals when the pictures or the chain say so. */
+    std::map<std::pair<int, std::uint64_t>, std::string> sealedAs;
+    for (const auto &o : run.outcomes)
+        sealedAs[{static_cast<int>(o.decision.kind), o.decision.id}] =
+                o.result.refusal != Reason::None ? reasonName(o.result.refusal)
+                : o.result.ok()                  ? "cite"
+                                                 : "failed: " + o.result.error;
+    auto outcome = [&](const Decision &d) -> std::string {
+        if (d.verdict != Decision::Verdict::Cite)
+            return reasonName(d.reason);
+        auto it = sealedAs.find({static_cast<int>(d.kind), d.id});
+        return it == sealedAs.end() ? "cite (never sealed)" : it->second;
+    };
+
+    /* Red light: each decision is the vehicle whose front reached its exit loop then. */
+    std::map<std::string, std::vector<const Decision *>> redOf;
+    for (const Decision &d : run.finals) {
+        if (!d.redLight)
+            continue;
+        const std::string exitLoop = "LOOP_NORTH_" + std::to_string(d.redLight->lane) + "_EXIT";
+        std::string who;
+        for (const auto &[plate, loops] : truth.loopOn) {
+            auto it = loops.find(exitLoop);
+            if (it != loops.end())
+                for (Nanos on : it->second)
+                    if (std::llabs(on - d.redLight->crossing.exitOnNs) < 3 * kMs)
+                        who = plate;
+        }
+        if (who.empty())
+            f.problems.push_back(scenario + ": red-light decision #" + std::to_string(d.id) +
+                                 " matches no vehicle's exit-loop edge");
+        else
+            redOf[who].push_back(&d);
+    }
+    for (const auto &[plate, c] : truth.crossing) {
+        ++f.redVehicles;
+        auto it = redOf.find(plate);
+        if (it == redOf.end()) {
+            f.problems.push_back(scenario + ": " + plate + ": no red-light decision");
+            continue;
+        }
+        if (it->second.size() > 1)
+            f.problems.push_back(scenario + ": " + plate + ": " +
+                                 std::to_string(it->second.size()) + " red-light decisions");
+        const Decision &d = *it->second.front();
+        const RedLightFacts &r = *d.redLight;
+        const Nanos truthAt = c["t_ns"].get<Nanos>();
+        const std::string got = outcome(d);
+        const std::set<std::string> want =
+                expectedRedLight(truth, plate, r.timeIntoRedUncertaintyNs, lane1RightTurn);
+        const bool red = c["phase"] == "red";
+        const double truthTir = red ? c["time_into_red_s"].get<double>() : NAN;
+        std::printf("red   %s lane %u %-22s %-20s truth %s%s; crossing %s %+.1f ms ± %.1f ms%s\n",
+                    plate.c_str(), r.lane, c["behaviour"].get<std::string>().c_str(), got.c_str(),
+                    red ? ("red +" + std::to_string(truthTir) + " s").c_str()
+                        : c["phase"].get<std::string>().c_str(),
+                    want.count(got) ? "" : (" WANT " + join(want)).c_str(),
+                    r.crossingMethod.c_str(), (r.crossingNs - truthAt) / 1e6,
+                    r.timeIntoRedUncertaintyNs / 1e6,
+                    r.stoppedOnLoops ? " (undated: stood on the loops)" : "");
+        if (!want.count(got))
+            f.problems.push_back(scenario + ": " + plate + ": " + got + ", truth implies " +
+                                 join(want));
+        if (got == "cite" && red && truthTir <= kGraceS)
+            f.problems.push_back(scenario + ": " + plate + " cited at or below the grace");
+        if (!(r.crossingEarliestNs <= truthAt && truthAt <= r.crossingLatestNs))
+            f.problems.push_back(scenario + ": " + plate +
+                                 ": the true crossing is outside the recorded interval");
+        if (red && r.redOnsetNs && !r.stoppedOnLoops) {
+            const double errNs = (r.crossingNs - r.redOnsetNs) - truthTir * kS;
+            if (std::fabs(errNs) > r.timeIntoRedUncertaintyNs)
+                f.problems.push_back(scenario + ": " + plate + ": time into red off by " +
+                                     std::to_string(errNs / 1e6) + " ms, uncertainty " +
+                                     std::to_string(r.timeIntoRedUncertaintyNs / 1e6) + " ms");
+        }
+        const double uncMs = r.timeIntoRedUncertaintyNs / 1e6;
+        const std::string behaviour = c["behaviour"];
+        const bool constant = behaviour == "runs_red" &&
+                              std::fabs(c["speed_mph"].get<double>() -
+                                        truth.enter.at(plate)["speed_mph"].get<double>()) < 0.01;
+        if (r.stoppedOnLoops)
+            f.worstUndatedMs = std::max(f.worstUndatedMs, uncMs);
+        else if (behaviour == "right_turn_rolling" || behaviour == "right_turn_after_stop")
+            f.worstTurningMs = std::max(f.worstTurningMs, uncMs);
+        else if (constant)
+            f.worstConstantMs = std::max(f.worstConstantMs, uncMs);
+        if (constant && uncMs > 50)
+            f.problems.push_back(scenario + ": " + plate + ": uncertainty over 50 ms");
+        if (!r.stoppedOnLoops && behaviour == "right_turn_rolling" && uncMs > 150)
+            f.problems.push_back(scenario + ": " + plate + ": uncertainty over 150 ms");
+    }
+
+    /* School zone: each decision's pass holds the vehicles in the beam then. */
+    std::map<std::string, std::vector<const Decision *>> speedOf;
+    for (const Decision &d : run.finals) {
+        if (!d.speed)
+            continue;
+        for (const auto &[plate, e] : truth.exit) {
+            if (!e.contains("in_beam"))
+                continue;
+            const Json &b = e["in_beam"];
+            const Nanos from = truth.t0 + b["from_ns_rel"].get<Nanos>();
+            const Nanos to = truth.t0 + b["to_ns_rel"].get<Nanos>();
+            if (d.speed->trackStartNs <= to + 150 * kMs && from - 150 * kMs <= d.speed->trackEndNs)
+                speedOf[plate].push_back(&d);
+        }
+    }
+    for (const auto &[plate, e] : truth.exit) {
+        if (!e.contains("in_beam"))
+            continue;
+        ++f.speedVehicles;
+        const std::set<std::string> want = expectedSpeed(truth, plate);
+        auto it = speedOf.find(plate);
+        std::vector<std::string> got;
+        if (it != speedOf.end())
+            for (const Decision *d : it->second)
+                got.push_back(outcome(*d));
+        const int cites = static_cast<int>(std::count(got.begin(), got.end(), "cite"));
+        std::string gotText;
+        for (const std::string &g : got)
+            gotText += (gotText.empty() ? "" : ",") + g;
+        std::printf("speed %s %-22s truth %s\n", plate.c_str(),
+                    gotText.empty() ? "(no decision)" : gotText.c_str(), join(want).c_str());
+        if (cites > 1)
+            f.problems.push_back(scenario + ": " + plate + " cited " + std::to_string(cites) +
+                                 " times");
+        if (cites > 0 && !want.count("cite"))
+            f.problems.push_back(scenario + ": " + plate + " cited, truth implies " + join(want));
+        if (want.count("cite") && cites != 1)
+            f.problems.push_back(scenario + ": " + plate + " not cited (" + gotText + ")");
+        if (checkSpeedReasons) {
+            if (got.size() != 1)
+                f.problems.push_back(scenario + ": " + plate + ": " + std::to_string(got.size()) +
+                                     " speed decisions, one expected");
+            else if (!want.count(got.front()))
+                f.problems.push_back(scenario + ": " + plate + ": " + got.front() +
+                                     ", truth implies " + join(want));
+        }
+    }
+    if (run.verifyStatus != 0)
+        f.problems.push_back(scenario + ": stopline-verify refused the records:\n" +
+                             run.verifyOutput);
+    for (const std::string &p : f.problems)
+        std::printf("PROBLEM %s\n", p.c_str());
+    run.finish(!f.problems.empty());
+    return f;
+}
+
+std::string report(const Findings &f)
+{
+    std::string out;
+    for (const std::string &p : f.problems)
+        out += p + "; ";
+    return out;
+}
+
+} /* namespace */
+
+TEST_GROUP(EnforcementHil){};
+
+TEST(EnforcementHil, faultAndStallOnsetsNeverCite)
+{
+    Findings f = check("enforce_faults.toml", false, false);
+    CHECK(f.redVehicles >= 13);
+    STRCMP_EQUAL("", report(f).c_str());
+    std::printf("worst uncertainty: constant-speed runners %.1f ms\n", f.worstConstantMs);
+}
+
+TEST(EnforcementHil, turningBrakingAndCreepingVehiclesGetTheirReasonAndTime)
+{
+    Findings f = check("enforce_motion.toml", true, false);
+    CHECK(f.redVehicles >= 11);
+    STRCMP_EQUAL("", report(f).c_str());
+    std::printf("worst uncertainty: constant-speed runners %.1f ms, rolling right turns %.1f ms, "
+                "undated (stood on the loops) %.0f ms\n",
+                f.worstConstantMs, f.worstTurningMs, f.worstUndatedMs);
+}
+
+TEST(EnforcementHil, radarGapsAndASharedBeamNeverCiteTwiceOrWrongly)
+{
+    Findings f = check("enforce_speed.toml", false, true);
+    CHECK(f.speedVehicles >= 7);
+    STRCMP_EQUAL("", report(f).c_str());
+}
