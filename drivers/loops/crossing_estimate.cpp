@@ -13,7 +13,12 @@ namespace {
  * interval are widened by this much. */
 constexpr double kTimestampJitterS = 0.002;
 constexpr double kMinVehicleM = 1.0, kMaxVehicleM = 30.0;
-constexpr double kMovingMps = 0.3;    /* slower than this counts as stopped */
+constexpr double kMovingMps = 0.3; /* slower than this is not moving at all */
+/* A constant-acceleration fit through a pass whose slowest speed is below walking pace
+ * (2 m/s, 4.5 mph) stands for a vehicle that stopped or nearly stopped over the loops: a
+ * short stand between braking and pulling away fits a slow, smooth pass that is seconds off
+ * (measured: a creeper standing 0-2 s fits 0.15-1.9 m/s). Such a pass is undated. */
+constexpr double kWalkingPaceMps = 2.0;
 constexpr double kMaxBrakeMps2 = 8.0; /* hard braking on dry asphalt, for interpolation only */
 constexpr double kMaxAccelMps2 = 12.0;
 
@@ -49,7 +54,7 @@ std::optional<Model> constantAcceleration(double T, double te, double tx, const 
     const double length = v0 * te + a * te * te / 2 - g.entryLengthM;
     if (!std::isfinite(v0) || !std::isfinite(a))
         return std::nullopt;
-    if (std::min(v0, v0 + a * tx) <= kMovingMps) {
+    if (std::min(v0, v0 + a * tx) <= kWalkingPaceMps) {
         *stopped = true;
         return std::nullopt;
     }

@@ -182,3 +182,21 @@ TEST(CrossingEstimate, unknownLoopLengthsFallBackToInterpolation)
     CHECK(e.method == CrossingEstimate::Method::Interpolated);
     checkCovers(p, e, 50);
 }
+
+TEST(CrossingEstimate, creeperWithAShortStandIsStillUndated)
+{
+    /* As the simulator's `stops` behaviour with stop_gap -0.3 m: 20 mph, braking at 3 m/s²
+     * to a stop 0.3 m past the line, 1.3 s standing, away at 2 m/s². */
+    const double v = 20 * kMph, x0 = kLine + 0.3 - kStart - v * v / (2 * 3.0);
+    sim::Trajectory motion(0, 0, v);
+    motion.driveTo(x0, v, 3.0);
+    motion.append(v / 3.0, -3.0);
+    motion.waitUntil(motion.endTime() + 1.3);
+    motion.append(8, 2.0);
+    Pass p = passOf(motion, 4.5);
+    CrossingEstimate e = estimateCrossing(p.times, demoGeometry());
+    std::printf("  %s earliest %+.0f ms latest %+.0f ms\n", crossingMethodName(e.method),
+                (e.earliestNs - p.truthNs) / 1e6, (e.latestNs - p.truthNs) / 1e6);
+    CHECK(e.stopped);
+    CHECK(e.earliestNs <= p.truthNs && p.truthNs <= e.latestNs);
+}
