@@ -42,7 +42,15 @@ export DEBIAN_FRONTEND=noninteractive
 # needs in a newer version (libpq5 would otherwise drag the PostgreSQL server along).
 apt_opts=(-o APT::Get::Upgrade-By-Source-Package=false --no-install-recommends)
 
-installed() { [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]; }
+# installed PKG / installed PKG:arm64. Multi-Arch: same packages have one instance per
+# architecture, so the architecture is checked, not only the name.
+native=$(dpkg --print-architecture)
+installed() {
+  local name=${1%:arm64} arch=$native
+  [ "$name" = "$1" ] || arch=arm64
+  dpkg-query -W -f='${db:Status-Status} ${Architecture}\n' "$name" 2>/dev/null |
+    grep -Eqx "installed ($arch|all)"
+}
 # Prints the packages a simulated install of "$@" would remove (nothing: co-installable).
 removals() { apt-get install -s "${apt_opts[@]}" "$@" 2>&1 | awk '/^Remv /{print $2}'; }
 
@@ -102,6 +110,8 @@ if [ ${#cannot[@]} -gt 0 ]; then
     awk '/^Inst / && /\[arm64\]/ {sub(/:arm64$/, "", $2); print $2 ":arm64"}' | sort -u)
   echo "setup-arm64: unpacking ${#debs[@]} arm64 packages into build-arm64-unpacked/"
   mkdir -p "$unpacked/DEBIAN" "$unpacked/.debs"
+  # apt downloads as _apt when that user may write the folder (no "unsandboxed" warning).
+  if [ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1; then chown _apt "$unpacked/.debs"; fi
   (cd "$unpacked/.debs" && apt-get download -qq "${debs[@]}")
   for deb in "$unpacked"/.debs/*.deb; do
     dpkg-deb -x "$deb" "$unpacked"
