@@ -15,10 +15,11 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 unpacked=$root/build-arm64-unpacked
 
-# Run on the build machine (amd64). systemd is for systemd-analyze and poppler-utils for
-# pdftoppm, both used by unit tests; nlohmann-json and CLI11 are header-only (all).
+# Run on the build machine (amd64). systemd is for systemd-analyze, poppler-utils for
+# pdftoppm and python3 for scripts/largest-classes.py, all run by unit tests;
+# nlohmann-json and CLI11 are header-only (all).
 host_packages=(
-  cmake ninja-build pkgconf ccache git dpkg-dev file
+  cmake ninja-build pkgconf ccache git python3 dpkg-dev file
   crossbuild-essential-arm64 qemu-user-static protobuf-compiler
   nlohmann-json3-dev libcli11-dev systemd poppler-utils
 )
