@@ -19,10 +19,13 @@ packages=(
   cpputest clang libclang-rt-14-dev chromium nodejs npm
 )
 
+# Only this machine's own architecture counts: with a foreign architecture added
+# (scripts/setup-arm64.sh), dpkg lists libssl-dev:amd64 and libssl-dev:arm64 both.
+native=$(dpkg --print-architecture)
 missing=()
 for p in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-  [ "$status" = installed ] || missing+=("$p")
+  dpkg-query -W -f='${db:Status-Status} ${Architecture}\n' "$p" 2>/dev/null |
+    grep -Eqx "installed ($native|all)" || missing+=("$p")
 done
 
 # nodejs/npm may come from outside Debian on some machines; a working node is enough.

@@ -2,9 +2,13 @@
 # The .deb (cpack -G DEB) holds the binaries, the systemd unit and the example
 # configurations; the unit passes `systemd-analyze verify` with its binary present (the
 # unit copied with its paths pointed into the extracted package); the packaged stoplined
-# accepts the packaged examples. Usage: package_test.sh BUILD_DIR
+# accepts the packaged examples; every binary is built for the package's architecture.
+# Usage: package_test.sh BUILD_DIR [EMULATOR...] (a cross build runs the packaged daemon
+# under its CMAKE_CROSSCOMPILING_EMULATOR).
 set -euo pipefail
 build=$1
+shift
+run=("$@")
 tmp=$(mktemp -d /tmp/stopline-package-test-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -36,9 +40,19 @@ grep -q "adduser --system" "$tmp/control/postinst" || fail "postinst does not cr
 echo "== extract and run the packaged daemon"
 root="$tmp/root"
 dpkg-deb -x "$deb" "$root"
-"$root/usr/bin/stoplined" --version
+arch=$(dpkg-deb -f "$deb" Architecture)
+case $arch in
+  amd64) machine="x86-64" ;;
+  arm64) machine="ARM aarch64" ;;
+  *) fail "no ELF machine known for Architecture $arch" ;;
+esac
+for bin in "$root"/usr/bin/*; do
+  file -b "$bin" | grep -q "^ELF .*, $machine," || fail "$(basename "$bin") is not for $arch: $(file -b "$bin")"
+done
+echo "every binary in usr/bin is an ELF for $machine"
+"${run[@]}" "$root/usr/bin/stoplined" --version
 for ex in intersection school_zone sim; do
-  "$root/usr/bin/stoplined" --check-config --config "$root/usr/share/doc/stopline/examples/$ex.toml"
+  "${run[@]}" "$root/usr/bin/stoplined" --check-config --config "$root/usr/share/doc/stopline/examples/$ex.toml"
 done
 
 echo "== systemd-analyze verify"
