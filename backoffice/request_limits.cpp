@@ -122,8 +122,10 @@ std::string jsonBodyProblem(std::string_view body)
         return "the request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels";
     /* The parser rejects invalid UTF-8 inside strings, so a parsed body is clean text. */
     json j = json::parse(body, nullptr, false);
+    /* Text that is not JSON (or not UTF-8) is left to the route, whose own answer says
+     * what it expects (login: 415 for a form post); no route can use such a body. */
     if (j.is_discarded())
-        return "the request body is not JSON (or not UTF-8)";
+        return {};
     std::string where = overlongString(j, kMaxJsonString);
     if (!where.empty())
         return "the string at " + where + " is longer than " + std::to_string(kMaxJsonString) +

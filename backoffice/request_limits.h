@@ -30,8 +30,9 @@ bool isValidUtf8(std::string_view text);
  * strings do not count). A cheap scan that runs before the parser ever sees the text. */
 bool jsonDepthWithin(std::string_view text, size_t limit);
 
-/* Checks a JSON request body without keeping the tree: "" when acceptable, else a
- * message for a 400 (not JSON, too deep, invalid UTF-8, a string too long). */
+/* Checks a JSON request body without keeping the tree: "" when acceptable (or not
+ * JSON at all: the route refuses that itself), else a message for a 400 (too deep, a
+ * string too long). */
 std::string jsonBodyProblem(std::string_view body);
 
 /* Checks every query parameter (decoded) for UTF-8 and length: "" or the problem. */
