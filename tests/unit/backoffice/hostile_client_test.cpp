@@ -23,6 +23,7 @@
 
 #include "backoffice/client.h"
 #include "evidence/crypto.h"
+#include "evidence/keys.h"
 
 #include <CppUTest/TestHarness.h>
 
@@ -397,6 +398,38 @@ TEST(HostileClient, ThousandHostileLoginsGrowTheStoreByLessThanOneMiB)
     RawReply audit = roundTrip(b.port, get("/api/v1/audit", supervisor));
     CHECK_EQUAL(200, audit.status);
     CHECK(audit.body.size() < 256 * 1024);
+}
+
+/* A compromised device: heartbeats are shown on every reviewer's queue page. */
+TEST(HostileClient, OversizeHeartbeatsAreRefused)
+{
+    HostileBench b;
+    auto key = stopline::evidence::SigningKey::generate();
+    std::string d = b.dir.string(), bin = backofficeBinary();
+    key->writeFiles(d + "/dev.key", d + "/dev.pub", {{"device", "hostile-dev"}});
+    FILE *p = popen((bin + " enroll-device --data " + d + "/data --pub " + d +
+                     "/dev.pub --site Test 2>&1")
+                            .c_str(),
+                    "r");
+    std::string out;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+        out.append(buf, n);
+    pclose(p);
+    std::smatch m;
+    CHECK(std::regex_search(out, m, std::regex("token ([0-9a-f]{64})")));
+    std::string device = "Authorization: Bearer " + m[1].str() + "\r\n";
+    RawReply ok = roundTrip(b.port, post("/api/v1/heartbeats", R"({"uptime_s":1})", device));
+    CHECK_EQUAL(201, ok.status);
+    RawReply r = b.expectRefused(
+            "a 1 MiB heartbeat",
+            post("/api/v1/heartbeats", json{{"enforcement", {{"reason", std::string(1 << 20, 'x')}}}}
+                                                .dump(),
+                 device));
+    CHECK_EQUAL(413, r.status);
+    b.expectRefused("a heartbeat nested 10,000 deep",
+                    post("/api/v1/heartbeats", "{\"alarms\":" + nested(5'000) + "}", device));
 }
 
 TEST(HostileClient, HeadAnswersCarryNoBodyAndTlsAnswersCarryHsts)
