@@ -230,7 +230,7 @@ protected:
                                std::string("{\"error\":\"internal error; see the server log\"}"),
                                {}};
         }
-        send(std::move(out), req.keep_alive(), req.version());
+        send(std::move(out), req.keep_alive(), req.version(), req.method() == http::verb::head);
     }
 
     /* Errors found while reading: the rest of the request is read and discarded
@@ -256,7 +256,9 @@ protected:
                 });
     }
 
-    void send(HttpResponse out, bool keepAlive, unsigned version)
+    /* A HEAD answer has the headers of the GET answer, Content-Length included, and
+     * no body (RFC 9110 9.3.2): a body would be read as the next response. */
+    void send(HttpResponse out, bool keepAlive, unsigned version, bool headOnly = false)
     {
         auto res = std::make_shared<http::response<http::string_body>>(
                 static_cast<http::status>(out.status), version);
@@ -267,6 +269,10 @@ protected:
         res->set("X-Content-Type-Options", "nosniff");
         res->set("X-Frame-Options", "DENY");
         res->set("Referrer-Policy", "no-referrer");
+        /* Browsers that once reached us over TLS never fall back to plain HTTP, where
+         * the session cookie could be stripped or read on the way. */
+        if constexpr (Derived::kTls)
+            res->set(http::field::strict_transport_security, "max-age=31536000");
         bool hasCache = false;
         for (auto &[k, v] : out.headers) {
             res->insert(k, v);
@@ -277,6 +283,11 @@ protected:
         res->keep_alive(keepAlive);
         res->body() = std::move(out.body);
         res->prepare_payload();
+        if (headOnly) {
+            size_t length = res->body().size();
+            res->body().clear();
+            res->content_length(length);
+        }
         beast::get_lowest_layer(self().stream()).expires_after(options_.bodyTimeout);
         http::async_write(
                 self().stream(), *res,

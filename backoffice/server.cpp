@@ -133,16 +133,18 @@ const std::vector<BackofficeApp::Entry> &BackofficeApp::entries()
              &BackofficeApp::health},
             {{"GET", "/api/v1/server-key", kEveryone, "server public key (PEM) to check receipts"},
              &BackofficeApp::serverKey},
-            {{"POST", "/api/v1/login", kEveryone, "log in with user name and password"},
+            {{"POST", "/api/v1/login", kEveryone, "log in with user name and password",
+              kMaxLoginBody},
              &BackofficeApp::login},
             {{"POST", "/api/v1/logout", kAnyUser, "end the session"}, &BackofficeApp::logout},
             {{"GET", "/api/v1/session", kAnyUser, "who am I, CSRF token"},
              &BackofficeApp::sessionInfo},
-            {{"POST", "/api/v1/records", kDevice, "upload a SealedRecord"},
+            {{"POST", "/api/v1/records", kDevice, "upload a SealedRecord", 0, BodyFormat::Binary},
              &BackofficeApp::postRecord},
-            {{"POST", "/api/v1/checkpoints", kDevice, "upload a SealedCheckpoint"},
+            {{"POST", "/api/v1/checkpoints", kDevice, "upload a SealedCheckpoint", 0,
+              BodyFormat::Binary},
              &BackofficeApp::postCheckpoint},
-            {{"POST", "/api/v1/heartbeats", kDevice, "device health (JSON)"},
+            {{"POST", "/api/v1/heartbeats", kDevice, "device health (JSON)", kMaxHeartbeatBody},
              &BackofficeApp::postHeartbeat},
             {{"GET", "/api/v1/queue", kOverview, "queue overview, alarms, device health"},
              &BackofficeApp::queue},
@@ -341,8 +343,34 @@ HttpResponse BackofficeApp::authenticate(const HttpRequest &req, Principal *who)
     return proceed();
 }
 
+/* Limits that hold for every route, before anyone is authenticated or any handler
+ * runs: what is refused here never reaches the store, the audit log or the JSON
+ * library's recursive code. */
+HttpResponse BackofficeApp::refuseHostileInput(const HttpRequest &req)
+{
+    if (!isValidUtf8(req.path))
+        return error(400, "the path is not valid UTF-8");
+    if (std::string problem = queryProblem(req.query); !problem.empty())
+        return error(400, problem);
+    return proceed();
+}
+
+HttpResponse BackofficeApp::refuseHostileBody(const HttpRequest &req, const RouteSpec &route)
+{
+    if (route.maxBody && req.body.size() > route.maxBody)
+        return error(413, std::string("a body for ") + route.pattern + " may have at most " +
+                                  std::to_string(route.maxBody) + " bytes");
+    if (route.body != BodyFormat::Json || req.body.empty())
+        return proceed();
+    if (std::string problem = jsonBodyProblem(req.body); !problem.empty())
+        return error(400, problem);
+    return proceed();
+}
+
 HttpResponse BackofficeApp::handle(const HttpRequest &req)
 {
+    if (HttpResponse refused = refuseHostileInput(req); refused.status)
+        return refused;
     const Entry *entry = nullptr;
     bool pathKnown = false;
     std::map<std::string, std::string> params;
@@ -362,6 +390,8 @@ HttpResponse BackofficeApp::handle(const HttpRequest &req)
         return pathKnown ? error(405, "method " + req.method + " not allowed on " + req.path)
                          : error(404, "no route " + req.path);
 
+    if (HttpResponse refused = refuseHostileBody(req, entry->spec); refused.status)
+        return refused;
     Context ctx{req, {}, std::move(params)};
     HttpResponse refused = authenticate(req, &ctx.who);
     if (refused.status)
@@ -439,16 +469,24 @@ HttpResponse BackofficeApp::login(Context &ctx)
     if (ctx.req.header("content-type").rfind("application/json", 0) != 0)
         return error(415, "send JSON {\"username\", \"password\"}");
     json body = json::parse(ctx.req.body, nullptr, false);
-    if (body.is_discarded() || !body.is_object() || !body.value("username", json()).is_string() ||
-        !body.value("password", json()).is_string())
+    if (body.is_discarded() || !body.is_object() || !body.contains("username") ||
+        !body.contains("password"))
         return error(400, "send JSON {\"username\", \"password\"}");
-    std::string username = body["username"], password = body["password"];
+    /* Bounded before anything is audited: a stranger's user name is written to the
+     * log, so its length is the stranger's lever on our disk. */
+    std::string username, password, problem;
+    if (!readString(body, "username", kMaxUsername, &username, &problem) ||
+        !readString(body, "password", kMaxPassword, &password, &problem))
+        return error(400, problem);
     /* Throttle guessing: five failures in 15 minutes lock the name for the rest of that
-     * window (counted in the audit log, so it holds across servers). */
+     * window (counted in the audit log, so it holds across servers). The lock is
+     * audited once per window, not once per further attempt. */
     const int64_t window = 15LL * 60 * 1'000'000'000;
-    if (store_->countAudit("login-failed", "user:" + username, store_->now() - window) >= 5) {
-        store_->appendAudit(
-                {username, "login-throttled", "user:" + username, "", ctx.req.remoteIp});
+    const int64_t since = store_->now() - window;
+    if (store_->countAudit("login-failed", "user:" + username, since) >= 5) {
+        if (store_->countAudit("login-throttled", "user:" + username, since) == 0)
+            store_->appendAudit(
+                    {username, "login-throttled", "user:" + username, "", ctx.req.remoteIp});
         return error(429, "too many failed logins for this user: try again in 15 minutes");
     }
     auto user = store_->user(username);
@@ -684,17 +722,20 @@ HttpResponse BackofficeApp::decide(Context &ctx)
     json body = json::parse(ctx.req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object())
         return error(400, "send a JSON object {version, decision, reason?, note?, checklist}");
-    if (!body.value("version", json()).is_number_integer())
+    if (!body.contains("version") || !body["version"].is_number_integer())
         return error(400, "'version' (integer, from the case you opened) is required");
-    std::string decision = body.value("decision", "");
+    std::string decision, reason, note, problem;
+    if (!readString(body, "decision", 16, &decision, &problem) ||
+        !readString(body, "reason", 64, &reason, &problem) ||
+        !readString(body, "note", kMaxJsonString, &note, &problem))
+        return error(400, problem);
     if (decision != "approve" && decision != "reject")
         return error(400, "'decision' must be \"approve\" or \"reject\"");
-    json checklist = body.value("checklist", json::object());
-    if (!checklist.is_object())
+    json checklist = json::object();
+    if (!readObject(body, "checklist", &checklist, &problem))
         return error(400, "'checklist' must be an object of item: true/false");
-    std::string reason = body.value("reason", ""), note = body.value("note", "");
-    json facts = body.value("facts", json::object()); /* police vehicles: emergency lights */
-    if (!facts.is_object())
+    json facts = json::object(); /* police vehicles: emergency lights */
+    if (!readObject(body, "facts", &facts, &problem))
         return error(400, "'facts' must be an object {\"emergency_lights\": true|false}");
 
     auto c = store_->caseInfo(id);
@@ -719,8 +760,8 @@ HttpResponse BackofficeApp::decide(Context &ctx)
             if (it.proven && !*it.proven)
                 return error(422, "cannot approve: the record contradicts \"" + it.label + "\" (" +
                                           it.evidence + ")");
-            json v = checklist.value(it.key, json());
-            if (!v.is_boolean() || !v.get<bool>())
+            auto v = checklist.find(it.key);
+            if (v == checklist.end() || !v->is_boolean() || !v->get<bool>())
                 return error(422,
                              "cannot approve: checklist item \"" + it.label + "\" not confirmed");
         }
@@ -892,8 +933,9 @@ HttpResponse BackofficeApp::users(Context &ctx)
 HttpResponse BackofficeApp::authorizeUser(Context &ctx)
 {
     json body = json::parse(ctx.req.body, nullptr, false);
-    if (body.is_discarded() || !body.value("authorized", json()).is_boolean())
-        return error(400, "send JSON {\"authorized\": true|false}");
+    if (body.is_discarded() || !body.is_object() || !body.contains("authorized") ||
+        !body["authorized"].is_boolean())
+        return error(400, "send JSON {\"authorized\": true|false} ('authorized' a boolean)");
     auto u = store_->user(ctx.params["username"]);
     if (!u)
         return error(404, "no user " + ctx.params["username"]);

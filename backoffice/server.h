@@ -8,6 +8,7 @@
 #include "backoffice/http_server.h"
 #include "backoffice/ingest.h"
 #include "backoffice/registry/registry.h"
+#include "backoffice/request_limits.h"
 #include "backoffice/store/store.h"
 #include "backoffice/workflows/casework.h"
 #include "evidence/keys.h"
@@ -31,14 +32,19 @@ inline constexpr unsigned kAnyUser =
         kTechnician | kReviewerUnsigned | kReviewer | kSupervisorUnsigned | kSupervisor | kAdmin;
 inline constexpr unsigned kEveryone = kAnonymous | kDevice | kAnyUser;
 
-/* One line of the route table: the only place that says who may do what. The
- * authorization-matrix test walks this table, so a new route cannot be forgotten. */
+enum class BodyFormat { Json, Binary };
+
+/* One line of the route table: the only place that says who may do what, and how
+ * large a body it takes. The authorization-matrix test walks this table, so a new
+ * route cannot be forgotten. */
 struct RouteSpec
 {
     const char *method;
     const char *pattern; /* "/api/v1/cases/{id}" */
     unsigned allow;      /* Grant bits */
     const char *summary;
+    size_t maxBody = kMaxJsonBody; /* 0: only the server's --max-body-mib */
+    BodyFormat body = BodyFormat::Json;
 };
 
 const std::vector<RouteSpec> &routeTable();
@@ -89,6 +95,8 @@ private:
     using WorkStep = nlohmann::json (CaseWork::*)(int64_t, const nlohmann::json &, const Actor &);
     HttpResponse workStep(Context &ctx, WorkStep step, int status, const char *idName = "case id");
 
+    HttpResponse refuseHostileInput(const HttpRequest &req);
+    HttpResponse refuseHostileBody(const HttpRequest &req, const RouteSpec &route);
     HttpResponse authenticate(const HttpRequest &req, Principal *who);
     void audit(Context &ctx, const std::string &action, const std::string &target,
                const std::string &detail = {});

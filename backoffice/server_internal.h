@@ -12,9 +12,13 @@
 
 namespace stopline::backoffice {
 
+/* Invalid UTF-8 already in the store (written before the edge refused it) is shown
+ * as U+FFFD rather than failing the whole answer. */
 inline HttpResponse jsonResponse(int status, const nlohmann::json &body)
 {
-    return HttpResponse{status, "application/json", body.dump(), {}};
+    return HttpResponse{status, "application/json",
+                        body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                        {}};
 }
 
 /* {"error": message}: the UI shows the message as it is. */

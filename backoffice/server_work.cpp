@@ -24,6 +24,11 @@ template <typename F> HttpResponse run(F &&f)
         return error(e.status, e.what());
     } catch (const DbError &e) {
         return error(500, std::string("database: ") + e.what());
+    } catch (const nlohmann::json::type_error &e) {
+        /* A field of the wrong type met a typed read in the case work: the client's
+         * mistake, never the server's. */
+        return error(400, std::string("a field of the request has the wrong type (") + e.what() +
+                                  ")");
     }
 }
 
