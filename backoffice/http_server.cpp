@@ -119,11 +119,6 @@ void reportError(beast::error_code ec, const char *what)
     std::cerr << "stopline-backoffice: " << what << ": " << ec.message() << "\n";
 }
 
-const char *reasonText(int status)
-{
-    return http::obsolete_reason(static_cast<http::status>(status)).data();
-}
-
 std::string clientCertName(SSL *ssl)
 {
     X509 *cert = SSL_get1_peer_certificate(ssl);
