@@ -160,6 +160,15 @@ void Ops243Driver::configure()
                 if (!ok)
                     fail(where + ": no {\"OutputFeature\":...} reply to OM (magnitudes)");
             });
+    /* The sensor's own clock on every report: gaps between readings are then measured
+     * on the radar, not on when a busy host got round to reading the port. */
+    send(
+            "OT",
+            [this](LineKind kind) { return kind == LineKind::Reply && replyHas("OutputFeature"); },
+            [this, where](bool ok) {
+                if (!ok)
+                    fail(where + ": no {\"OutputFeature\":...} reply to OT (report times)");
+            });
     std::string targets = "O" + std::to_string(config_.targets);
     send(
             targets, [](LineKind kind) { return kind == LineKind::Reply; },

@@ -329,12 +329,19 @@ Decision SchoolZoneRule::finish(Track &t, Nanos triggerNs)
     return d;
 }
 
+Nanos SchoolZoneRule::silenceBefore(const Track &t, const drivers::RadarReport &report)
+{
+    if (t.lastSensorTimeS && report.sensorTimeS && *report.sensorTimeS >= *t.lastSensorTimeS)
+        return std::llround((*report.sensorTimeS - *t.lastSensorTimeS) * kNanosPerSecond);
+    return report.at.sampleNs - t.lastNs;
+}
+
 std::vector<Decision> SchoolZoneRule::onRadar(const drivers::RadarReport &report,
                                               const CivilTime &civil)
 {
     std::vector<Decision> out;
     const Nanos at = report.at.sampleNs;
-    if (track_ && at - track_->lastNs > config_.passGapNs) {
+    if (track_ && silenceBefore(*track_, report) > config_.passGapNs) {
         out.push_back(finish(*track_, at));
         track_.reset();
     }
@@ -352,7 +359,7 @@ std::vector<Decision> SchoolZoneRule::onRadar(const drivers::RadarReport &report
     if (speeds.empty())
         return out;
     const double strongest = speeds.front();
-    if (track_ && at - track_->lastNs > config_.trackGapNs && magnitude > 0 &&
+    if (track_ && silenceBefore(*track_, report) > config_.trackGapNs && magnitude > 0 &&
         track_->lastMagnitude > 0) {
         const double ratio = magnitude / track_->lastMagnitude;
         const bool outbound = config_.direction == TravelDirection::Outbound;
@@ -380,13 +387,14 @@ std::vector<Decision> SchoolZoneRule::onRadar(const drivers::RadarReport &report
         track_->lastNs = at;
     }
     Track &t = *track_;
-    const Nanos gap = at - t.lastNs;
+    const Nanos gap = t.samples.empty() ? 0 : silenceBefore(t, report);
     t.longestGapNs = std::max(t.longestGapNs, gap);
     t.radarGap = t.radarGap || gap > config_.trackGapNs;
     t.lastNs = at;
     t.lastSpeed = strongest;
     t.lastSpeeds = speeds;
     t.lastMagnitude = magnitude;
+    t.lastSensorTimeS = report.sensorTimeS;
     unsigned distinct = distinctSpeeds(speeds, config_.sameSpeedTolerance);
     if (t.readings.size() < config_.maxTrackSamples) {
         for (std::size_t i = 0; i < report.targets.size(); ++i)

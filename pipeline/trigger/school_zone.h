@@ -170,8 +170,9 @@ private:
         std::vector<double> soloReadings; /* the same, from reports with one vehicle */
         std::vector<double> lastSpeeds;   /* relevant targets of the latest report */
         Nanos longestGapNs = 0;
-        double lastMagnitude = 0; /* strongest relevant target of the latest report */
-        bool radarGap = false;    /* a silence over track_gap inside the pass */
+        double lastMagnitude = 0;              /* strongest relevant target of the latest report */
+        std::optional<double> lastSensorTimeS; /* the radar's clock at the latest report */
+        bool radarGap = false;                 /* a silence over track_gap inside the pass */
         std::vector<SpeedSample> samples;
         bool multiTarget = false;
         unsigned targetsInBeam = 0;
@@ -183,6 +184,9 @@ private:
     Reason preconditions(Nanos atNs, const CivilTime &civil, SpeedFacts *facts) const;
     void summarize(const Track &track, SpeedFacts *facts) const;
     const std::vector<double> &countedReadings(const Track &track) const;
+    /* Silence since the track's latest reading: on the radar's clock when both reports
+     * carry it (a host that read the port late sees a burst, not a gap), else on ours. */
+    static Nanos silenceBefore(const Track &track, const drivers::RadarReport &report);
     Decision finish(Track &track, Nanos triggerNs);
     bool relevant(double speed) const;
 

@@ -85,6 +85,8 @@ private:
             send(R"({"OutputFeature":"J"})");
         else if (cmd == "OM")
             send(R"({"OutputFeature":"M"})");
+        else if (cmd == "OT")
+            send(R"({"OutputFeature":"T"})");
         else if (cmd[0] == 'O' && cmd[1] >= '1' && cmd[1] <= '9')
             send(std::string(R"({"OutputFeature":")") + cmd[1] + "\"}");
         else if (cmd == "?P")
@@ -195,7 +197,7 @@ TEST(Ops243Driver, ConfiguresReadsIdentityAndPassesThePowerOnCheck)
     h.start();
     CHECK(runUntil(h.io, [&] { return !h.checks.empty() || !h.error.empty(); }));
     STRCMP_EQUAL("", h.error.c_str());
-    std::vector<std::string> expected = {"US", "OJ", "OM", "O3", "?P", "?V",
+    std::vector<std::string> expected = {"US", "OJ", "OM", "OT", "O3", "?P", "?V",
                                          "?B", "?U", "?R", "?F", "C?", "C?"};
     std::vector<std::string> sent = h.sensor.commands();
     LONGS_EQUAL(expected.size(), sent.size());
@@ -269,9 +271,9 @@ TEST(Ops243Driver, GarbageBetweenRepliesIsCountedAndHarmless)
     h.start();
     CHECK(runUntil(h.io, [&] { return !h.checks.empty(); }));
     CHECK(h.checks[0].passed);
-    /* One garbage line before each of the 12 replies of the start-up sequence. */
-    LONGS_EQUAL(12, h.driver->counters().rejectedTotal());
-    LONGS_EQUAL(12, h.driver->counters().rejectedFor(RejectReason::ControlCharacter));
+    /* One garbage line before each of the 13 replies of the start-up sequence. */
+    LONGS_EQUAL(13, h.driver->counters().rejectedTotal());
+    LONGS_EQUAL(13, h.driver->counters().rejectedFor(RejectReason::ControlCharacter));
 }
 
 TEST(Ops243Driver, NoReplyIsRetriedThenReportedNamingPortAndCommand)

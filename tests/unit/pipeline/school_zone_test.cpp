@@ -476,3 +476,27 @@ TEST(SchoolZone, theNextVehicleAfterASilenceIsToldApartByItsWeakEcho)
     DOUBLES_EQUAL(43, f[1].speed->correctedSpeed, 1e-9);
     STRCMP_EQUAL("radar_gap", reasonName(f[2].reason));
 }
+
+TEST(SchoolZone, aBurstReadLateByABusyHostIsNoRadarGap)
+{
+    /* The radar reported every 100 ms (its clock says so), but the host read the port
+     * 1.2 s late and stamped five reports within a few milliseconds: no silence on the
+     * radar, so one pass and one citation. */
+    SchoolZoneRule rule = armed();
+    std::vector<Decision> ds;
+    for (int i = 0; i < 12; ++i) {
+        Nanos read = i < 5    ? kStart + i * 100 * kMs
+                     : i < 10 ? kStart + 1600 * kMs + (i - 5) * 2 * kMs
+                              : kStart + 1600 * kMs + (i - 9) * 100 * kMs;
+        drivers::RadarReport r = report(read, {39});
+        r.sensorTimeS = 50.0 + i * 0.1;
+        auto out = rule.onRadar(r, schoolMorning());
+        ds.insert(ds.end(), out.begin(), out.end());
+    }
+    auto last = rule.poll(kStart + 10 * kS);
+    ds.insert(ds.end(), last.begin(), last.end());
+    std::vector<Decision> f = finals(ds);
+    LONGS_EQUAL(1, f.size());
+    CHECK(f[0].verdict == Verdict::Cite);
+    CHECK(f[0].speed->longestGapNs < 150 * kMs);
+}
