@@ -161,6 +161,7 @@ ConfigSchema daemonSchema(DaemonConfig *c)
     });
 
     s.addDouble("signal.debounce_ms", &c->signal.debounceMs, 1, 1000);
+    s.addDouble("signal.flash_max_period_s", &c->signal.flashMaxPeriodS, 0.7, 5);
     s.addTableArray("signal.heads", [c](std::size_t) {
         c->signal.heads.emplace_back();
         DaemonConfig::Head &h = c->signal.heads.back();
@@ -737,6 +738,7 @@ drivers::PhaseDecoderConfig phaseDecoderConfig(const DaemonConfig &c)
     for (const auto &h : c.signal.heads)
         d.heads.push_back({h.name, h.red, h.yellow, h.green});
     d.debounceNs = static_cast<Nanos>(c.signal.debounceMs * kNanosPerMilli);
+    d.flashMaxPeriodNs = static_cast<Nanos>(c.signal.flashMaxPeriodS * kNanosPerSecond);
     return d;
 }
 

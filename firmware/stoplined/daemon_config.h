@@ -79,6 +79,10 @@ struct DaemonConfig
     struct Signal
     {
         double debounceMs = 30;
+        /* The slowest flash taken for flashing mode. The MUTCD has signals flash 50-60
+         * times a minute (a 1.0-1.2 s period); 1.5 s leaves room. It also sets how long a
+         * red-light decision waits for a fault to be recognised (3 periods). */
+        double flashMaxPeriodS = 1.5;
         std::vector<Head> heads;
     } signal;
 
