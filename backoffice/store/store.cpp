@@ -333,6 +333,10 @@ CREATE TABLE case_stats (
   speed DOUBLE PRECISION NOT NULL,
   speed_limit DOUBLE PRECISION NOT NULL);
 )SQL"},
+        {4, "issue 16: audit by address (the login throttle counts failures per address)",
+         R"SQL(
+CREATE INDEX audit_ip_action ON audit(ip, action, at_ns);
+)SQL"},
 };
 
 std::string replaceAll(std::string s, const std::string &from, const std::string &to)
@@ -1289,13 +1293,66 @@ std::vector<AuditEntry> Store::audit(size_t limit, int64_t beforeSeq, const std:
     return out;
 }
 
-int64_t Store::countAudit(const std::string &action, const std::string &target, int64_t sinceNs)
+LoginVerdict Store::settleLogin(const std::string &username, const std::string &ip,
+                               bool passwordOk, const LoginLimits &limits)
 {
     Conn db = borrow();
-    return db
-            ->query("SELECT COUNT(*) FROM audit WHERE target = ? AND action = ? AND at_ns >= ?",
-                    {target, action, sinceNs})[0]
-            .integer(0);
+    Transaction txn(*db, true);
+    if (dialect_ == Dialect::Postgres)
+        db->query("SELECT pg_advisory_xact_lock(53012)"); /* the audit appender's lock */
+    LoginVerdict verdict = loginThrottledLocked(*db, username, ip, limits)
+                                   ? LoginVerdict::Throttled
+                                   : passwordOk ? LoginVerdict::Allowed : LoginVerdict::Failed;
+    if (verdict == LoginVerdict::Failed)
+        appendAuditLocked(*db, {username, "login-failed", "user:" + username, "", ip});
+    else if (verdict == LoginVerdict::Throttled)
+        auditThrottleLocked(*db, username, ip, limits);
+    txn.commit();
+    return verdict;
+}
+
+bool Store::loginThrottled(const std::string &username, const std::string &ip,
+                           const LoginLimits &limits)
+{
+    Conn db = borrow();
+    if (!loginThrottledLocked(*db, username, ip, limits))
+        return false;
+    Transaction txn(*db, true);
+    if (dialect_ == Dialect::Postgres)
+        db->query("SELECT pg_advisory_xact_lock(53012)"); /* the audit appender's lock */
+    auditThrottleLocked(*db, username, ip, limits);
+    txn.commit();
+    return true;
+}
+
+/* Once per window and address, not once per further attempt: a stranger's guesses must
+ * not grow the log. */
+void Store::auditThrottleLocked(SqlDb &db, const std::string &username, const std::string &ip,
+                                const LoginLimits &limits)
+{
+    const std::string target = "user:" + username;
+    if (db.query("SELECT COUNT(*) FROM audit WHERE target = ? AND action = 'login-throttled' "
+                 "AND ip = ? AND at_ns >= ?",
+                 {target, ip, now() - limits.windowNs})[0]
+                .integer(0) == 0)
+        appendAuditLocked(db, {username, "login-throttled", target, "", ip});
+}
+
+bool Store::loginThrottledLocked(SqlDb &db, const std::string &username, const std::string &ip,
+                                 const LoginLimits &limits)
+{
+    const int64_t since = now() - limits.windowNs;
+    int64_t forAccount = db.query("SELECT COUNT(*) FROM audit WHERE target = ? AND action = "
+                                  "'login-failed' AND ip = ? AND at_ns >= ?",
+                                  {"user:" + username, ip, since})[0]
+                                 .integer(0);
+    if (forAccount >= limits.perAccountAndAddress)
+        return true;
+    int64_t forAddress = db.query("SELECT COUNT(*) FROM audit WHERE ip = ? AND action = "
+                                  "'login-failed' AND at_ns >= ?",
+                                  {ip, since})[0]
+                                 .integer(0);
+    return forAddress >= limits.perAddress;
 }
 
 AuditVerification Store::verifyAudit()

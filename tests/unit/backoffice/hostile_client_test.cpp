@@ -16,6 +16,7 @@
 #include <string>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -66,10 +67,21 @@ struct RawReply
 /* One request on its own connection (the request should say Connection: close): writes
  * what the server is willing to read, then reads the answer until EOF or the deadline. */
 RawReply roundTrip(uint16_t port, const std::string &request,
-                  std::chrono::milliseconds timeout = std::chrono::seconds(10))
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                  const char *fromAddress = nullptr)
 {
     RawReply reply;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    /* Linux routes all of 127.0.0.0/8 to lo, so one host can be several clients. */
+    if (fromAddress) {
+        sockaddr_in from{};
+        from.sin_family = AF_INET;
+        inet_pton(AF_INET, fromAddress, &from.sin_addr);
+        if (bind(fd, reinterpret_cast<sockaddr *>(&from), sizeof(from)) != 0) {
+            close(fd);
+            return reply;
+        }
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -448,4 +460,64 @@ TEST(HostileClient, HeadAnswersCarryNoBodyAndTlsAnswersCarryHsts)
     ClientResponse r = client.request("GET", "/api/v1/health");
     CHECK_EQUAL(200, r.status);
     STRCMP_EQUAL("max-age=31536000", r.header("strict-transport-security").c_str());
+}
+
+/* Issue 16: five wrong passwords every 15 minutes locked a named officer out for
+ * everyone, and concurrent guesses overshot the throttle. */
+TEST(HostileClient, AStrangerCannotLockOutAnOfficerLoggingInFromAnotherAddress)
+{
+    HostileBench b;
+    auto login = [&](const char *from, const std::string &password) {
+        return roundTrip(b.port,
+                         post("/api/v1/login",
+                              json{{"username", "demo"}, {"password", password}}.dump()),
+                         std::chrono::seconds(20), from);
+    };
+    for (int i = 0; i < 5; ++i)
+        CHECK_EQUAL(401, login("127.0.0.2", "wrong").status);
+    CHECK_EQUAL(429, login("127.0.0.2", "wrong").status);
+    /* Even the right password waits, from the guessing address. */
+    CHECK_EQUAL(429, login("127.0.0.2", "demo-password").status);
+    /* The officer, from another address, is not locked out. */
+    CHECK_EQUAL(200, login("127.0.0.3", "demo-password").status);
+    b.expectHealthy("throttled logins");
+
+    /* One address trying many accounts is throttled as an address. */
+    int refused = 0;
+    for (int i = 0; i < 25; ++i) {
+        RawReply r = roundTrip(b.port,
+                               post("/api/v1/login", json{{"username", "u" + std::to_string(i)},
+                                                          {"password", "x"}}
+                                                             .dump()),
+                               std::chrono::seconds(20), "127.0.0.4");
+        refused += r.status == 429;
+    }
+    std::printf("\n  one address, 25 accounts: %d of 25 throttled\n", refused);
+    CHECK_EQUAL(5, refused); /* 20 failures per address */
+}
+
+TEST(HostileClient, ConcurrentWrongGuessesDoNotOvershootTheThrottle)
+{
+    HostileBench b;
+    std::vector<std::thread> guessers;
+    std::vector<int> status(20, 0);
+    for (int i = 0; i < 20; ++i)
+        guessers.emplace_back([&, i] {
+            status[i] = roundTrip(b.port,
+                                  post("/api/v1/login",
+                                       json{{"username", "demo"}, {"password", "wrong"}}.dump()),
+                                  std::chrono::seconds(30), "127.0.0.5")
+                                .status;
+        });
+    for (std::thread &t : guessers)
+        t.join();
+    int judged = 0, throttled = 0;
+    for (int s : status) {
+        judged += s == 401;
+        throttled += s == 429;
+    }
+    std::printf("\n  20 concurrent wrong guesses: %d judged (401), %d throttled (429)\n", judged,
+                throttled);
+    CHECK_EQUAL(5, judged);
+    CHECK_EQUAL(15, throttled);
 }
