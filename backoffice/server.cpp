@@ -687,9 +687,12 @@ HttpResponse BackofficeApp::claimCase(Context &ctx)
     if (!parseId(ctx.params["id"], &id))
         return error(400, "case id must be a number");
     std::string why;
-    auto c = store_->claimCase(id, ctx.who.name, config_.leaseNs, &why);
+    std::vector<int64_t> released;
+    auto c = store_->claimCase(id, ctx.who.name, config_.leaseNs, &why, &released);
     if (!c)
         return error(why == "no such case" ? 404 : 409, why);
+    for (int64_t other : released)
+        audit(ctx, "release", "case:" + std::to_string(other));
     audit(ctx, "claim", "case:" + std::to_string(id));
     return jsonResponse(200, json{{"case", {{"id", c->id}, {"version", c->version}}},
                                   {"lease_expires_utc", isoUtc(c->leaseExpiresNs)}});

@@ -991,6 +991,7 @@ std::optional<CaseInfo> Store::claimNext(const std::string &owner, int64_t lease
 {
     Conn db = borrow();
     Transaction txn(*db, true);
+    lockLeasesOf(*db, owner);
     int64_t t = now();
     /* One live lease per reviewer: asking again returns the case already held, so a
      * double key press cannot hoard cases. */
@@ -1019,10 +1020,11 @@ std::optional<CaseInfo> Store::claimNext(const std::string &owner, int64_t lease
 }
 
 std::optional<CaseInfo> Store::claimCase(int64_t caseId, const std::string &owner, int64_t leaseNs,
-                                         std::string *why)
+                                         std::string *why, std::vector<int64_t> *released)
 {
     Conn db = borrow();
     Transaction txn(*db, true);
+    lockLeasesOf(*db, owner);
     int64_t t = now();
     auto rows = db->query("UPDATE cases SET lease_owner = ?, lease_expires_ns = ?, version = "
                           "version + 1 WHERE id = ? AND status = 'queued' AND (lease_owner IS NULL "
@@ -1037,8 +1039,27 @@ std::optional<CaseInfo> Store::claimCase(int64_t caseId, const std::string &owne
                                               : "the case is leased to " + c[0].text(1);
         return std::nullopt;
     }
+    /* One live lease per reviewer here too: claiming by id gives up the case held
+     * before (its version moves, so a decision sent for it is refused, not lost
+     * silently), else a reviewer could hoard cases by opening them one by one. */
+    for (const Row &r :
+         db->query("UPDATE cases SET lease_owner = NULL, lease_expires_ns = NULL, version = "
+                   "version + 1 WHERE lease_owner = ? AND status = 'queued' AND id <> ? "
+                   "RETURNING id",
+                   {owner, caseId}))
+        if (released)
+            released->push_back(r.integer(0));
     txn.commit();
     return caseFromRow(rows[0]);
+}
+
+/* Serializes one reviewer's claims. PostgreSQL: two concurrent claims by the same
+ * reviewer would each miss the other's uncommitted lease and both keep theirs.
+ * SQLite: BEGIN IMMEDIATE already made this transaction the only writer. */
+void Store::lockLeasesOf(SqlDb &db, const std::string &owner)
+{
+    if (dialect_ == Dialect::Postgres)
+        db.query("SELECT pg_advisory_xact_lock(53013, hashtext(?))", {owner});
 }
 
 bool Store::release(int64_t caseId, const std::string &owner)

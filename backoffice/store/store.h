@@ -344,8 +344,10 @@ public:
 
     /* The review queue. */
     std::optional<CaseInfo> claimNext(const std::string &owner, int64_t leaseNs);
+    /* Claiming a case gives up the owner's lease on any other (one lease per reviewer);
+     * `released` lists the cases given up. */
     std::optional<CaseInfo> claimCase(int64_t caseId, const std::string &owner, int64_t leaseNs,
-                                      std::string *why);
+                                      std::string *why, std::vector<int64_t> *released = nullptr);
     bool release(int64_t caseId, const std::string &owner);
     DecideStatus decide(const Decision &decision, const AuditInput &audit);
     std::optional<CaseInfo> caseInfo(int64_t caseId);
@@ -409,6 +411,7 @@ private:
     void giveBack(std::unique_ptr<SqlDb> db);
     std::string sql(const std::string &text) const;
     void lockDevice(SqlDb &db, const std::string &deviceId);
+    void lockLeasesOf(SqlDb &db, const std::string &owner);
     AuditEntry appendAuditLocked(SqlDb &db, const AuditInput &entry);
     bool loginThrottledLocked(SqlDb &db, const std::string &username, const std::string &ip,
                               const LoginLimits &limits);

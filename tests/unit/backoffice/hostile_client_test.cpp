@@ -25,6 +25,7 @@
 #include "backoffice/client.h"
 #include "evidence/crypto.h"
 #include "evidence/keys.h"
+#include "sample_chain.h"
 
 #include <CppUTest/TestHarness.h>
 
@@ -255,6 +256,39 @@ struct HostileBench
                          .c_str());
         expectHealthy(what);
         return r;
+    }
+
+    /* Enrols a fresh device key; returns its Authorization header. */
+    std::string enrollDevice(const std::string &deviceId,
+                             const stopline::evidence::SigningKey &key)
+    {
+        std::string d = dir.string(), bin = backofficeBinary();
+        key.writeFiles(d + "/" + deviceId + ".key", d + "/" + deviceId + ".pub",
+                       {{"device", deviceId}});
+        FILE *p = popen((bin + " enroll-device --data " + d + "/data --pub " + d + "/" +
+                         deviceId + ".pub --site Test 2>&1")
+                                .c_str(),
+                        "r");
+        std::string out;
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+            out.append(buf, n);
+        pclose(p);
+        std::smatch m;
+        if (!std::regex_search(out, m, std::regex("token ([0-9a-f]{64})")))
+            FAIL(("enroll-device: " + out).c_str());
+        return "Authorization: Bearer " + m[1].str() + "\r\n";
+    }
+
+    RawReply upload(const std::string &device, const std::string &path,
+                    const std::string &bytes)
+    {
+        return roundTrip(port, "POST " + path +
+                                       " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                       "Content-Type: application/x-protobuf\r\nContent-Length: " +
+                                       std::to_string(bytes.size()) + "\r\n" + device +
+                                       "\r\n" + bytes);
     }
 
     /* Cookie and CSRF headers of a fresh session. */
@@ -520,4 +554,44 @@ TEST(HostileClient, ConcurrentWrongGuessesDoNotOvershootTheThrottle)
                 throttled);
     CHECK_EQUAL(5, judged);
     CHECK_EQUAL(15, throttled);
+}
+
+/* Issue 16: claiming by id took a further lease each time, so one reviewer could hold
+ * (hide from everyone else) as many cases as they opened. */
+TEST(HostileClient, AReviewerHoldsAtMostOneLease)
+{
+    HostileBench b;
+    auto key = stopline::evidence::SigningKey::generate();
+    std::string device = b.enrollDevice("lease-dev", *key);
+    stopline::testkit::SampleChain chain =
+            stopline::testkit::makeSampleChain(*key, "lease-dev", 4, 1'700'000'000'000'000'000);
+    for (const auto &r : chain.records)
+        CHECK_EQUAL(201, b.upload(device, "/api/v1/records", r.bytes).status);
+    std::string demo = b.session("demo", "demo-password");
+    std::string supervisor = b.session("supervisor", "demo-password");
+    std::vector<int64_t> ids;
+    RawReply list = roundTrip(b.port, get("/api/v1/cases", supervisor));
+    json cases = json::parse(list.body)["cases"];
+    for (const json &c : cases)
+        ids.push_back(c["id"].get<int64_t>());
+    if (ids.size() != 3)
+        FAIL(("expected 3 cases: " + std::to_string(list.status) + " " + list.body).c_str());
+    for (int64_t id : ids)
+        CHECK_EQUAL(200, roundTrip(b.port, post("/api/v1/cases/" + std::to_string(id) + "/claim",
+                                               "", demo))
+                                 .status);
+    /* Only the last claim holds: the others are free for the next reviewer. */
+    int mine = 0;
+    for (int64_t id : ids)
+        mine += json::parse(roundTrip(b.port, get("/api/v1/cases/" + std::to_string(id), demo)).body)
+                        ["mine"]
+                                .get<bool>();
+    std::printf("\n  claimed %zu cases by id: %d held\n", ids.size(), mine);
+    CHECK_EQUAL(1, mine);
+    RawReply first = roundTrip(b.port, post("/api/v1/cases/" + std::to_string(ids[0]) + "/claim",
+                                            "", supervisor));
+    CHECK_EQUAL(200, first.status);
+    /* And the queue still hands the holder the case held, not another. */
+    RawReply next = roundTrip(b.port, post("/api/v1/queue/next", "", demo));
+    CHECK_EQUAL(ids.back(), json::parse(next.body)["case"]["id"].get<int64_t>());
 }
