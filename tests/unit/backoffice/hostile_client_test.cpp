@@ -595,3 +595,39 @@ TEST(HostileClient, AReviewerHoldsAtMostOneLease)
     RawReply next = roundTrip(b.port, post("/api/v1/queue/next", "", demo));
     CHECK_EQUAL(ids.back(), json::parse(next.body)["case"]["id"].get<int64_t>());
 }
+
+/* Issue 16: a sequence number at or above 2^63 was stored negative: receipt given, no
+ * gap alarm, invisible to verify-store and downloads. */
+TEST(HostileClient, SequenceNumbersAbove2To63AreRefusedNotStoredNegative)
+{
+    HostileBench b;
+    auto key = stopline::evidence::SigningKey::generate();
+    std::string device = b.enrollDevice("seq-dev", *key);
+    const int64_t t = 1'700'000'000'000'000'000;
+    stopline::testkit::SampleChain chain = stopline::testkit::makeSampleChain(*key, "seq-dev", 1, t);
+    CHECK_EQUAL(201, b.upload(device, "/api/v1/records", chain.records[0].bytes).status);
+
+    const uint64_t huge = uint64_t{1} << 63;
+    stopline::evidence::ChainWriter writer("seq-dev", key.get(), huge,
+                                           chain.records[0].recordHash);
+    stopline::evidence::Record v = stopline::testkit::sampleViolation(1, t + 1'000'000'000);
+    RawReply r = b.upload(device, "/api/v1/records", writer.seal(v).bytes);
+    std::printf("\n  record seq 2^63: %d\n", r.status);
+    CHECK_EQUAL(422, r.status);
+    CHECK(r.body.find("seq.out_of_range") != std::string::npos);
+
+    stopline::evidence::Instant at;
+    at.set_utc_ns(t + 2'000'000'000);
+    stopline::evidence::ClockState clock;
+    clock.set_synchronized(true);
+    RawReply c = b.upload(device, "/api/v1/checkpoints", writer.checkpoint(at, clock));
+    std::printf("  checkpoint seq_high 2^63: %d\n", c.status);
+    CHECK_EQUAL(422, c.status);
+    CHECK(c.body.find("seq.out_of_range") != std::string::npos);
+
+    /* Nothing of it was kept: no case, no stored record at a negative seq. */
+    std::string supervisor = b.session("supervisor", "demo-password");
+    json cases = json::parse(roundTrip(b.port, get("/api/v1/cases", supervisor)).body)["cases"];
+    CHECK_EQUAL(0, cases.size());
+    b.expectHealthy("a record at seq 2^63");
+}
