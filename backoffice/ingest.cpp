@@ -90,6 +90,21 @@ void addMedia(const Frame &f, std::vector<MediaBlob> *out)
     out->push_back({f.sha256(), type, f.data()});
 }
 
+/* The store keeps sequence numbers in signed 64-bit columns (SQLite INTEGER,
+ * PostgreSQL BIGINT): one at 2^63 or above would come back negative, outside every
+ * range query (gap alarms, verify-store, downloads). The protocol allows them; this
+ * back-office cannot keep them, so it says so instead of storing them wrong. */
+constexpr uint64_t kMaxStoredSeq = static_cast<uint64_t>(INT64_MAX);
+
+IngestReply seqOutOfRange(const char *what, uint64_t seq)
+{
+    std::string finding = std::string("seq.out_of_range: ") + what + " " + std::to_string(seq) +
+                          " is above " + std::to_string(kMaxStoredSeq) +
+                          ", the largest sequence number the store can keep";
+    return jsonReply(422, std::string(what) + " refused: " + finding, {"seq.out_of_range"},
+                     {finding});
+}
+
 } /* namespace */
 
 Ingest::Ingest(Store *store, const SigningKey *serverKey, std::string serverId)
@@ -121,6 +136,8 @@ IngestReply Ingest::record(const std::string &device, std::string_view bytes)
                 codes.empty() ? std::vector<std::string>{"key.wrong_device"} : codes, findings);
     if (!check.ok())
         return jsonReply(422, "record refused: " + check.summary(), codes, findings);
+    if (r.seq() > kMaxStoredSeq)
+        return seqOutOfRange("record seq", r.seq());
 
     NewRecord nr;
     nr.deviceId = r.device_id();
@@ -223,6 +240,8 @@ IngestReply Ingest::checkpoint(const std::string &device, std::string_view bytes
                          {"key.wrong_device"}, findings);
     if (!check.ok())
         return jsonReply(422, "checkpoint refused: " + check.summary(), codes, findings);
+    if (check.checkpoint.seq_high() > kMaxStoredSeq)
+        return seqOutOfRange("checkpoint seq_high", check.checkpoint.seq_high());
     CheckpointOutcome out = store_->addCheckpoint(device, check.checkpoint.seq_high(),
                                                   check.checkpoint.head_hash(), std::string(bytes));
     IngestReply reply;

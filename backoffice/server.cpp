@@ -478,25 +478,28 @@ HttpResponse BackofficeApp::login(Context &ctx)
     if (!readString(body, "username", kMaxUsername, &username, &problem) ||
         !readString(body, "password", kMaxPassword, &password, &problem))
         return error(400, problem);
-    /* Throttle guessing: five failures in 15 minutes lock the name for the rest of that
-     * window (counted in the audit log, so it holds across servers). The lock is
-     * audited once per window, not once per further attempt. */
-    const int64_t window = 15LL * 60 * 1'000'000'000;
-    const int64_t since = store_->now() - window;
-    if (store_->countAudit("login-failed", "user:" + username, since) >= 5) {
-        if (store_->countAudit("login-throttled", "user:" + username, since) == 0)
-            store_->appendAudit(
-                    {username, "login-throttled", "user:" + username, "", ctx.req.remoteIp});
-        return error(429, "too many failed logins for this user: try again in 15 minutes");
-    }
+    /* Throttle guessing per (account, address) and per address, counted in the audit
+     * log (so it holds across servers sharing the store): a stranger's guesses lock
+     * out the stranger's address, not the officer logging in from another. The quick
+     * check spares a throttled guess the password hash; settleLogin decides again and
+     * counts in one transaction, so concurrent guesses cannot overshoot the limit. */
+    const LoginLimits limits;
+    const std::string &ip = ctx.req.remoteIp;
+    const char *throttled = "too many failed logins from this address: try again in 15 minutes";
+    if (store_->loginThrottled(username, ip, limits))
+        return error(429, throttled);
     auto user = store_->user(username);
     /* Same work and same answer for an unknown user and a wrong password. */
     static const std::string dummy = hashPassword("not a password");
     bool ok =
             verifyPassword(password, user ? user->passwordHash : dummy) && user && !user->disabled;
-    if (!ok) {
-        store_->appendAudit({username, "login-failed", "user:" + username, "", ctx.req.remoteIp});
+    switch (store_->settleLogin(username, ip, ok, limits)) {
+    case LoginVerdict::Throttled:
+        return error(429, throttled);
+    case LoginVerdict::Failed:
         return error(401, "wrong user name or password");
+    case LoginVerdict::Allowed:
+        break;
     }
     std::string token = randomToken();
     SessionInfo s{hexSha256(token),
@@ -684,9 +687,12 @@ HttpResponse BackofficeApp::claimCase(Context &ctx)
     if (!parseId(ctx.params["id"], &id))
         return error(400, "case id must be a number");
     std::string why;
-    auto c = store_->claimCase(id, ctx.who.name, config_.leaseNs, &why);
+    std::vector<int64_t> released;
+    auto c = store_->claimCase(id, ctx.who.name, config_.leaseNs, &why, &released);
     if (!c)
         return error(why == "no such case" ? 404 : 409, why);
+    for (int64_t other : released)
+        audit(ctx, "release", "case:" + std::to_string(other));
     audit(ctx, "claim", "case:" + std::to_string(id));
     return jsonResponse(200, json{{"case", {{"id", c->id}, {"version", c->version}}},
                                   {"lease_expires_utc", isoUtc(c->leaseExpiresNs)}});

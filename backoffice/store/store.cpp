@@ -333,6 +333,10 @@ CREATE TABLE case_stats (
   speed DOUBLE PRECISION NOT NULL,
   speed_limit DOUBLE PRECISION NOT NULL);
 )SQL"},
+        {4, "issue 16: audit by address (the login throttle counts failures per address)",
+         R"SQL(
+CREATE INDEX audit_ip_action ON audit(ip, action, at_ns);
+)SQL"},
 };
 
 std::string replaceAll(std::string s, const std::string &from, const std::string &to)
@@ -987,6 +991,7 @@ std::optional<CaseInfo> Store::claimNext(const std::string &owner, int64_t lease
 {
     Conn db = borrow();
     Transaction txn(*db, true);
+    lockLeasesOf(*db, owner);
     int64_t t = now();
     /* One live lease per reviewer: asking again returns the case already held, so a
      * double key press cannot hoard cases. */
@@ -1015,10 +1020,11 @@ std::optional<CaseInfo> Store::claimNext(const std::string &owner, int64_t lease
 }
 
 std::optional<CaseInfo> Store::claimCase(int64_t caseId, const std::string &owner, int64_t leaseNs,
-                                         std::string *why)
+                                         std::string *why, std::vector<int64_t> *released)
 {
     Conn db = borrow();
     Transaction txn(*db, true);
+    lockLeasesOf(*db, owner);
     int64_t t = now();
     auto rows = db->query("UPDATE cases SET lease_owner = ?, lease_expires_ns = ?, version = "
                           "version + 1 WHERE id = ? AND status = 'queued' AND (lease_owner IS NULL "
@@ -1033,8 +1039,27 @@ std::optional<CaseInfo> Store::claimCase(int64_t caseId, const std::string &owne
                                               : "the case is leased to " + c[0].text(1);
         return std::nullopt;
     }
+    /* One live lease per reviewer here too: claiming by id gives up the case held
+     * before (its version moves, so a decision sent for it is refused, not lost
+     * silently), else a reviewer could hoard cases by opening them one by one. */
+    for (const Row &r :
+         db->query("UPDATE cases SET lease_owner = NULL, lease_expires_ns = NULL, version = "
+                   "version + 1 WHERE lease_owner = ? AND status = 'queued' AND id <> ? "
+                   "RETURNING id",
+                   {owner, caseId}))
+        if (released)
+            released->push_back(r.integer(0));
     txn.commit();
     return caseFromRow(rows[0]);
+}
+
+/* Serializes one reviewer's claims. PostgreSQL: two concurrent claims by the same
+ * reviewer would each miss the other's uncommitted lease and both keep theirs.
+ * SQLite: BEGIN IMMEDIATE already made this transaction the only writer. */
+void Store::lockLeasesOf(SqlDb &db, const std::string &owner)
+{
+    if (dialect_ == Dialect::Postgres)
+        db.query("SELECT pg_advisory_xact_lock(53013, hashtext(?))", {owner});
 }
 
 bool Store::release(int64_t caseId, const std::string &owner)
@@ -1289,13 +1314,66 @@ std::vector<AuditEntry> Store::audit(size_t limit, int64_t beforeSeq, const std:
     return out;
 }
 
-int64_t Store::countAudit(const std::string &action, const std::string &target, int64_t sinceNs)
+LoginVerdict Store::settleLogin(const std::string &username, const std::string &ip,
+                               bool passwordOk, const LoginLimits &limits)
 {
     Conn db = borrow();
-    return db
-            ->query("SELECT COUNT(*) FROM audit WHERE target = ? AND action = ? AND at_ns >= ?",
-                    {target, action, sinceNs})[0]
-            .integer(0);
+    Transaction txn(*db, true);
+    if (dialect_ == Dialect::Postgres)
+        db->query("SELECT pg_advisory_xact_lock(53012)"); /* the audit appender's lock */
+    LoginVerdict verdict = loginThrottledLocked(*db, username, ip, limits)
+                                   ? LoginVerdict::Throttled
+                                   : passwordOk ? LoginVerdict::Allowed : LoginVerdict::Failed;
+    if (verdict == LoginVerdict::Failed)
+        appendAuditLocked(*db, {username, "login-failed", "user:" + username, "", ip});
+    else if (verdict == LoginVerdict::Throttled)
+        auditThrottleLocked(*db, username, ip, limits);
+    txn.commit();
+    return verdict;
+}
+
+bool Store::loginThrottled(const std::string &username, const std::string &ip,
+                           const LoginLimits &limits)
+{
+    Conn db = borrow();
+    if (!loginThrottledLocked(*db, username, ip, limits))
+        return false;
+    Transaction txn(*db, true);
+    if (dialect_ == Dialect::Postgres)
+        db->query("SELECT pg_advisory_xact_lock(53012)"); /* the audit appender's lock */
+    auditThrottleLocked(*db, username, ip, limits);
+    txn.commit();
+    return true;
+}
+
+/* Once per window and address, not once per further attempt: a stranger's guesses must
+ * not grow the log. */
+void Store::auditThrottleLocked(SqlDb &db, const std::string &username, const std::string &ip,
+                                const LoginLimits &limits)
+{
+    const std::string target = "user:" + username;
+    if (db.query("SELECT COUNT(*) FROM audit WHERE target = ? AND action = 'login-throttled' "
+                 "AND ip = ? AND at_ns >= ?",
+                 {target, ip, now() - limits.windowNs})[0]
+                .integer(0) == 0)
+        appendAuditLocked(db, {username, "login-throttled", target, "", ip});
+}
+
+bool Store::loginThrottledLocked(SqlDb &db, const std::string &username, const std::string &ip,
+                                 const LoginLimits &limits)
+{
+    const int64_t since = now() - limits.windowNs;
+    int64_t forAccount = db.query("SELECT COUNT(*) FROM audit WHERE target = ? AND action = "
+                                  "'login-failed' AND ip = ? AND at_ns >= ?",
+                                  {"user:" + username, ip, since})[0]
+                                 .integer(0);
+    if (forAccount >= limits.perAccountAndAddress)
+        return true;
+    int64_t forAddress = db.query("SELECT COUNT(*) FROM audit WHERE ip = ? AND action = "
+                                  "'login-failed' AND at_ns >= ?",
+                                  {ip, since})[0]
+                                 .integer(0);
+    return forAddress >= limits.perAddress;
 }
 
 AuditVerification Store::verifyAudit()

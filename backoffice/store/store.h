@@ -14,7 +14,7 @@
 namespace stopline::backoffice {
 
 /* Current schema version; migrations up to it run on open (Store::migrate). */
-inline constexpr int kSchemaVersion = 3;
+inline constexpr int kSchemaVersion = 4;
 
 struct DeviceKey
 {
@@ -229,6 +229,16 @@ struct AuditInput
     std::string ip;
 };
 
+/* Failed logins allowed within one window before further attempts are refused. */
+struct LoginLimits
+{
+    int perAccountAndAddress = 5;
+    int perAddress = 20;
+    int64_t windowNs = 15LL * 60 * 1'000'000'000;
+};
+
+enum class LoginVerdict { Allowed, Failed, Throttled };
+
 struct AuditEntry
 {
     int64_t seq = 0;
@@ -334,8 +344,10 @@ public:
 
     /* The review queue. */
     std::optional<CaseInfo> claimNext(const std::string &owner, int64_t leaseNs);
+    /* Claiming a case gives up the owner's lease on any other (one lease per reviewer);
+     * `released` lists the cases given up. */
     std::optional<CaseInfo> claimCase(int64_t caseId, const std::string &owner, int64_t leaseNs,
-                                      std::string *why);
+                                      std::string *why, std::vector<int64_t> *released = nullptr);
     bool release(int64_t caseId, const std::string &owner);
     DecideStatus decide(const Decision &decision, const AuditInput &audit);
     std::optional<CaseInfo> caseInfo(int64_t caseId);
@@ -362,9 +374,19 @@ public:
     AuditEntry appendAudit(const AuditInput &entry);
     std::vector<AuditEntry> audit(size_t limit, int64_t beforeSeq = 0,
                                   const std::string &target = {});
-    /* Entries with this action and target since `sinceNs` (login throttling). */
-    int64_t countAudit(const std::string &action, const std::string &target, int64_t sinceNs);
     AuditVerification verifyAudit();
+    /* Login throttle, keyed by (account, address) and by address, so a stranger's
+     * guesses lock out only the stranger's address. settleLogin decides and counts in
+     * one transaction under the audit appender's lock: concurrent guesses (on any
+     * server sharing the store) cannot all pass one check before any is counted.
+     * A Failed verdict is audited as login-failed; Throttled once per window and
+     * address as login-throttled; Allowed writes nothing (the caller audits the login). */
+    LoginVerdict settleLogin(const std::string &username, const std::string &ip,
+                             bool passwordOk, const LoginLimits &limits);
+    /* The same check without counting a failure (a throttled answer is audited once per
+     * window): lets a throttled guess skip the password hash. */
+    bool loginThrottled(const std::string &username, const std::string &ip,
+                        const LoginLimits &limits);
 
     /* Alarms and heartbeats. */
     std::vector<Alarm> alarms(bool openOnly);
@@ -389,7 +411,12 @@ private:
     void giveBack(std::unique_ptr<SqlDb> db);
     std::string sql(const std::string &text) const;
     void lockDevice(SqlDb &db, const std::string &deviceId);
+    void lockLeasesOf(SqlDb &db, const std::string &owner);
     AuditEntry appendAuditLocked(SqlDb &db, const AuditInput &entry);
+    bool loginThrottledLocked(SqlDb &db, const std::string &username, const std::string &ip,
+                              const LoginLimits &limits);
+    void auditThrottleLocked(SqlDb &db, const std::string &username, const std::string &ip,
+                             const LoginLimits &limits);
     int64_t insertRecordRows(SqlDb &db, const NewRecord &r, int64_t receivedNs);
 
     Factory factory_;

@@ -16,6 +16,7 @@
 #include <string>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "backoffice/client.h"
 #include "evidence/crypto.h"
 #include "evidence/keys.h"
+#include "sample_chain.h"
 
 #include <CppUTest/TestHarness.h>
 
@@ -66,10 +68,21 @@ struct RawReply
 /* One request on its own connection (the request should say Connection: close): writes
  * what the server is willing to read, then reads the answer until EOF or the deadline. */
 RawReply roundTrip(uint16_t port, const std::string &request,
-                  std::chrono::milliseconds timeout = std::chrono::seconds(10))
+                  std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                  const char *fromAddress = nullptr)
 {
     RawReply reply;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
+    /* Linux routes all of 127.0.0.0/8 to lo, so one host can be several clients. */
+    if (fromAddress) {
+        sockaddr_in from{};
+        from.sin_family = AF_INET;
+        inet_pton(AF_INET, fromAddress, &from.sin_addr);
+        if (bind(fd, reinterpret_cast<sockaddr *>(&from), sizeof(from)) != 0) {
+            close(fd);
+            return reply;
+        }
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
@@ -243,6 +256,39 @@ struct HostileBench
                          .c_str());
         expectHealthy(what);
         return r;
+    }
+
+    /* Enrols a fresh device key; returns its Authorization header. */
+    std::string enrollDevice(const std::string &deviceId,
+                             const stopline::evidence::SigningKey &key)
+    {
+        std::string d = dir.string(), bin = backofficeBinary();
+        key.writeFiles(d + "/" + deviceId + ".key", d + "/" + deviceId + ".pub",
+                       {{"device", deviceId}});
+        FILE *p = popen((bin + " enroll-device --data " + d + "/data --pub " + d + "/" +
+                         deviceId + ".pub --site Test 2>&1")
+                                .c_str(),
+                        "r");
+        std::string out;
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+            out.append(buf, n);
+        pclose(p);
+        std::smatch m;
+        if (!std::regex_search(out, m, std::regex("token ([0-9a-f]{64})")))
+            FAIL(("enroll-device: " + out).c_str());
+        return "Authorization: Bearer " + m[1].str() + "\r\n";
+    }
+
+    RawReply upload(const std::string &device, const std::string &path,
+                    const std::string &bytes)
+    {
+        return roundTrip(port, "POST " + path +
+                                       " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                                       "Content-Type: application/x-protobuf\r\nContent-Length: " +
+                                       std::to_string(bytes.size()) + "\r\n" + device +
+                                       "\r\n" + bytes);
     }
 
     /* Cookie and CSRF headers of a fresh session. */
@@ -448,4 +494,140 @@ TEST(HostileClient, HeadAnswersCarryNoBodyAndTlsAnswersCarryHsts)
     ClientResponse r = client.request("GET", "/api/v1/health");
     CHECK_EQUAL(200, r.status);
     STRCMP_EQUAL("max-age=31536000", r.header("strict-transport-security").c_str());
+}
+
+/* Issue 16: five wrong passwords every 15 minutes locked a named officer out for
+ * everyone, and concurrent guesses overshot the throttle. */
+TEST(HostileClient, AStrangerCannotLockOutAnOfficerLoggingInFromAnotherAddress)
+{
+    HostileBench b;
+    auto login = [&](const char *from, const std::string &password) {
+        return roundTrip(b.port,
+                         post("/api/v1/login",
+                              json{{"username", "demo"}, {"password", password}}.dump()),
+                         std::chrono::seconds(20), from);
+    };
+    for (int i = 0; i < 5; ++i)
+        CHECK_EQUAL(401, login("127.0.0.2", "wrong").status);
+    CHECK_EQUAL(429, login("127.0.0.2", "wrong").status);
+    /* Even the right password waits, from the guessing address. */
+    CHECK_EQUAL(429, login("127.0.0.2", "demo-password").status);
+    /* The officer, from another address, is not locked out. */
+    CHECK_EQUAL(200, login("127.0.0.3", "demo-password").status);
+    b.expectHealthy("throttled logins");
+
+    /* One address trying many accounts is throttled as an address. */
+    int refused = 0;
+    for (int i = 0; i < 25; ++i) {
+        RawReply r = roundTrip(b.port,
+                               post("/api/v1/login", json{{"username", "u" + std::to_string(i)},
+                                                          {"password", "x"}}
+                                                             .dump()),
+                               std::chrono::seconds(20), "127.0.0.4");
+        refused += r.status == 429;
+    }
+    std::printf("\n  one address, 25 accounts: %d of 25 throttled\n", refused);
+    CHECK_EQUAL(5, refused); /* 20 failures per address */
+}
+
+TEST(HostileClient, ConcurrentWrongGuessesDoNotOvershootTheThrottle)
+{
+    HostileBench b;
+    std::vector<std::thread> guessers;
+    std::vector<int> status(20, 0);
+    for (int i = 0; i < 20; ++i)
+        guessers.emplace_back([&, i] {
+            status[i] = roundTrip(b.port,
+                                  post("/api/v1/login",
+                                       json{{"username", "demo"}, {"password", "wrong"}}.dump()),
+                                  std::chrono::seconds(30), "127.0.0.5")
+                                .status;
+        });
+    for (std::thread &t : guessers)
+        t.join();
+    int judged = 0, throttled = 0;
+    for (int s : status) {
+        judged += s == 401;
+        throttled += s == 429;
+    }
+    std::printf("\n  20 concurrent wrong guesses: %d judged (401), %d throttled (429)\n", judged,
+                throttled);
+    CHECK_EQUAL(5, judged);
+    CHECK_EQUAL(15, throttled);
+}
+
+/* Issue 16: claiming by id took a further lease each time, so one reviewer could hold
+ * (hide from everyone else) as many cases as they opened. */
+TEST(HostileClient, AReviewerHoldsAtMostOneLease)
+{
+    HostileBench b;
+    auto key = stopline::evidence::SigningKey::generate();
+    std::string device = b.enrollDevice("lease-dev", *key);
+    stopline::testkit::SampleChain chain =
+            stopline::testkit::makeSampleChain(*key, "lease-dev", 4, 1'700'000'000'000'000'000);
+    for (const auto &r : chain.records)
+        CHECK_EQUAL(201, b.upload(device, "/api/v1/records", r.bytes).status);
+    std::string demo = b.session("demo", "demo-password");
+    std::string supervisor = b.session("supervisor", "demo-password");
+    std::vector<int64_t> ids;
+    RawReply list = roundTrip(b.port, get("/api/v1/cases", supervisor));
+    json cases = json::parse(list.body)["cases"];
+    for (const json &c : cases)
+        ids.push_back(c["id"].get<int64_t>());
+    if (ids.size() != 3)
+        FAIL(("expected 3 cases: " + std::to_string(list.status) + " " + list.body).c_str());
+    for (int64_t id : ids)
+        CHECK_EQUAL(200, roundTrip(b.port, post("/api/v1/cases/" + std::to_string(id) + "/claim",
+                                               "", demo))
+                                 .status);
+    /* Only the last claim holds: the others are free for the next reviewer. */
+    int mine = 0;
+    for (int64_t id : ids)
+        mine += json::parse(roundTrip(b.port, get("/api/v1/cases/" + std::to_string(id), demo)).body)
+                        ["mine"]
+                                .get<bool>();
+    std::printf("\n  claimed %zu cases by id: %d held\n", ids.size(), mine);
+    CHECK_EQUAL(1, mine);
+    RawReply first = roundTrip(b.port, post("/api/v1/cases/" + std::to_string(ids[0]) + "/claim",
+                                            "", supervisor));
+    CHECK_EQUAL(200, first.status);
+    /* And the queue still hands the holder the case held, not another. */
+    RawReply next = roundTrip(b.port, post("/api/v1/queue/next", "", demo));
+    CHECK_EQUAL(ids.back(), json::parse(next.body)["case"]["id"].get<int64_t>());
+}
+
+/* Issue 16: a sequence number at or above 2^63 was stored negative: receipt given, no
+ * gap alarm, invisible to verify-store and downloads. */
+TEST(HostileClient, SequenceNumbersAbove2To63AreRefusedNotStoredNegative)
+{
+    HostileBench b;
+    auto key = stopline::evidence::SigningKey::generate();
+    std::string device = b.enrollDevice("seq-dev", *key);
+    const int64_t t = 1'700'000'000'000'000'000;
+    stopline::testkit::SampleChain chain = stopline::testkit::makeSampleChain(*key, "seq-dev", 1, t);
+    CHECK_EQUAL(201, b.upload(device, "/api/v1/records", chain.records[0].bytes).status);
+
+    const uint64_t huge = uint64_t{1} << 63;
+    stopline::evidence::ChainWriter writer("seq-dev", key.get(), huge,
+                                           chain.records[0].recordHash);
+    stopline::evidence::Record v = stopline::testkit::sampleViolation(1, t + 1'000'000'000);
+    RawReply r = b.upload(device, "/api/v1/records", writer.seal(v).bytes);
+    std::printf("\n  record seq 2^63: %d\n", r.status);
+    CHECK_EQUAL(422, r.status);
+    CHECK(r.body.find("seq.out_of_range") != std::string::npos);
+
+    stopline::evidence::Instant at;
+    at.set_utc_ns(t + 2'000'000'000);
+    stopline::evidence::ClockState clock;
+    clock.set_synchronized(true);
+    RawReply c = b.upload(device, "/api/v1/checkpoints", writer.checkpoint(at, clock));
+    std::printf("  checkpoint seq_high 2^63: %d\n", c.status);
+    CHECK_EQUAL(422, c.status);
+    CHECK(c.body.find("seq.out_of_range") != std::string::npos);
+
+    /* Nothing of it was kept: no case, no stored record at a negative seq. */
+    std::string supervisor = b.session("supervisor", "demo-password");
+    json cases = json::parse(roundTrip(b.port, get("/api/v1/cases", supervisor)).body)["cases"];
+    CHECK_EQUAL(0, cases.size());
+    b.expectHealthy("a record at seq 2^63");
 }

@@ -402,3 +402,30 @@ BOTH_BACKENDS(HeartbeatsAreValidatedAndKept)
     CHECK(latest[0].body.find("radar self-check stale") != std::string::npos);
     CHECK(latest[0].body.find("future_field") != std::string::npos);
 }
+
+/* Issue 16: the login throttle counts per (account, address) and per address, and
+ * decides and counts in one transaction (here on both backends' SQL). */
+BOTH_BACKENDS(LoginThrottleIsPerAddressAndAtomic)
+{
+    const LoginLimits limits;
+    auto verdict = [&](const char *user, const char *ip, bool ok) {
+        return static_cast<int>(env.store->settleLogin(user, ip, ok, limits));
+    };
+    for (int i = 0; i < 5; ++i)
+        LONGS_EQUAL(static_cast<int>(LoginVerdict::Failed), verdict("x", "10.0.0.1", false));
+    LONGS_EQUAL(static_cast<int>(LoginVerdict::Throttled), verdict("x", "10.0.0.1", true));
+    CHECK(env.store->loginThrottled("x", "10.0.0.1", limits));
+    CHECK_FALSE(env.store->loginThrottled("x", "10.0.0.2", limits));
+    LONGS_EQUAL(static_cast<int>(LoginVerdict::Allowed), verdict("x", "10.0.0.2", true));
+    /* Concurrent failures for one account from one address: exactly five are counted. */
+    std::atomic<int> failed{0};
+    std::vector<std::thread> guessers;
+    for (int i = 0; i < 12; ++i)
+        guessers.emplace_back([&] {
+            if (env.store->settleLogin("y", "10.0.0.3", false, limits) == LoginVerdict::Failed)
+                ++failed;
+        });
+    for (std::thread &t : guessers)
+        t.join();
+    LONGS_EQUAL(5, failed.load());
+}
