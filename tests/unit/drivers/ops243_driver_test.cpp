@@ -271,9 +271,12 @@ TEST(Ops243Driver, GarbageBetweenRepliesIsCountedAndHarmless)
     h.start();
     CHECK(runUntil(h.io, [&] { return !h.checks.empty(); }));
     CHECK(h.checks[0].passed);
-    /* One garbage line before each of the 13 replies of the start-up sequence. */
-    LONGS_EQUAL(13, h.driver->counters().rejectedTotal());
-    LONGS_EQUAL(13, h.driver->counters().rejectedFor(RejectReason::ControlCharacter));
+    /* One garbage line before each reply: 13 commands of the start-up sequence, and any
+     * the driver sent again because a slow host (an emulator) let its reply time out. */
+    const std::size_t answered = h.sensor.commands().size();
+    CHECK(answered >= 13);
+    LONGS_EQUAL(answered, h.driver->counters().rejectedTotal());
+    LONGS_EQUAL(answered, h.driver->counters().rejectedFor(RejectReason::ControlCharacter));
 }
 
 TEST(Ops243Driver, NoReplyIsRetriedThenReportedNamingPortAndCommand)
