@@ -67,7 +67,7 @@ TEST(DaemonKill9Hil, EveryCapturedViolationArrivesExactlyOnceAfterThirtyKills)
         /* The kills must be done while the simulator still plays: the long waits (for a
          * citation, which is final about 5 s after its crossing, or a capture) only while
          * the time left allows them for the kills still to come. */
-        if (left < 20 * kS || left < (kKills - kills) * 4 * kS)
+        if (left < 20 * kS || left < (kKills - kills) * 3 * kS)
             mode = 0;
         if (mode == 0) {
             sleepFor(0.2 + unit(rng) * (left < 20 * kS ? 0.8 : 3.8));
