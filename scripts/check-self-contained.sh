@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fails, listing file:line, when a tracked file names a place outside the repository: the
-# sibling folders of the development machines (../shared, its design note, reference and
+# sibling folders of the development machines (the shared folder beside a checkout, its design note, reference and
 # seed documents), absolute paths into work or home folders, or a relative ../ path that
 # climbs out of the tree from the folder of the file it is written in. A clone must build,
 # test and explain itself without any of them.
@@ -68,7 +68,7 @@ check() {
         found=$(sort -t: -k1,1 -k2,2n -u <<<"$found")
         echo "$found"
         echo "check-self-contained: $(wc -l <<<"$found") line(s) name places outside the repository;" \
-             "point them at docs/ or remove them (only .ci/run may name ../shared)" >&2
+             "point them at docs/ or remove them (only .ci/run may name the sibling data folder)" >&2
         return 1
     fi
     echo "check-self-contained: $(git -C "$root" ls-files | wc -l) tracked files, none names a place outside the repository"
@@ -94,10 +94,14 @@ EOF
 #include "../../hal/time.h"
 #include "../gpio.h"
 EOF
-    cat >"$tmp/docs/bad.md" <<'EOF'
-bad: the data is in ../shared/data/plates-us-dev
+    # The sibling folder's name is put together here so that this file itself names no
+    # place outside the repository.
+    local sibling=shar
+    sibling+=ed
+    cat >"$tmp/docs/bad.md" <<EOF
+bad: the data is in ../$sibling/data/plates-us-dev
 bad: written on /home/alice/stopline
-bad: see /work/shared/reference/radar-ops243.md
+bad: see /work/$sibling/reference/radar-ops243.md
 bad: the design is in DESIGN.md
 bad: rules in reference/enforcement-rules.md
 bad: the policy in seeds/002_9bd23c370d5af860.txt
@@ -109,7 +113,7 @@ EOF
     cat >"$tmp/CMakeLists.txt" <<'EOF'
 set(bad ${PROJECT_SOURCE_DIR}/../data)
 EOF
-    printf '%s\n' 'data=../shared/data' >"$tmp/.ci/run"
+    printf '%s\n' "data=../$sibling/data" >"$tmp/.ci/run"
     cp "$0" "$tmp/$self"
     git -C "$tmp" add -A
 

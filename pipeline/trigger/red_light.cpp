@@ -250,16 +250,17 @@ std::optional<Nanos> RedLightRule::firstRelease(const std::string &loop, Nanos a
     return std::nullopt;
 }
 
-bool RedLightRule::redDuring(const std::string &head, Nanos from, Nanos to) const
+bool RedLightRule::shownDuring(const std::string &head, drivers::Phase phase, Nanos from,
+                               Nanos to) const
 {
     const drivers::PhaseChange *start = phaseAt(head, from);
-    if (start && start->phase == drivers::Phase::Red)
+    if (start && start->phase == phase)
         return true;
     auto it = phases_.find(head);
     if (it == phases_.end())
         return false;
     for (const drivers::PhaseChange &c : it->second)
-        if (c.phase == drivers::Phase::Red && c.at.sampleNs > from && c.at.sampleNs <= to)
+        if (c.phase == phase && c.at.sampleNs > from && c.at.sampleNs <= to)
             return true;
     return false;
 }
@@ -304,9 +305,8 @@ void RedLightRule::measureYellow(const drivers::PhaseChange &red, RedLightFacts 
     }
 }
 
-void RedLightRule::estimate(RedLightFacts *f) const
+void RedLightRule::estimate(const LaneConfig &lane, RedLightFacts *f) const
 {
-    const LaneConfig *lane = findLane(f->approach, f->lane);
     drivers::LoopPassTimes pass;
     pass.entryOnNs = f->crossing.entryOnNs;
     pass.exitOnNs = f->crossing.exitOnNs;
@@ -315,7 +315,7 @@ void RedLightRule::estimate(RedLightFacts *f) const
     if (f->exitOffNs)
         pass.exitOffNs = f->exitOffNs;
     drivers::LoopGeometry g;
-    g.stopLineM = lane ? lane->stopLineFromEntryM : f->crossing.spacingM;
+    g.stopLineM = lane.stopLineFromEntryM;
     g.spacingM = f->crossing.spacingM;
     g.entryLengthM = f->crossing.entryLengthM;
     g.exitLengthM = f->crossing.exitLengthM;
@@ -341,7 +341,7 @@ Reason RedLightRule::judge(Candidate &c, Nanos nowNs)
     f.exitOffNs = firstRelease(lane.exitLoop, f.crossing.exitOnNs, c.deadlineNs).value_or(0);
     f.continued = lane.exitLoop.empty() || f.exitOffNs != 0;
     f.continuationNs = lane.exitLoop.empty() ? f.crossing.exitOnNs : f.exitOffNs;
-    estimate(&f);
+    estimate(lane, &f);
     c.decision.eventNs = f.crossingNs;
     if (!c.captured) {
         c.decision.plan.aShotNs = f.crossingNs;
@@ -372,7 +372,7 @@ Reason RedLightRule::judge(Candidate &c, Nanos nowNs)
         return Reason::SignalUnknown;
     if (f.stoppedOnLoops) {
         /* Undated: it stood on the loops and may have crossed at any moment of it. */
-        if (!redDuring(f.head, f.crossingEarliestNs, f.crossingLatestNs))
+        if (!shownDuring(f.head, drivers::Phase::Red, f.crossingEarliestNs, f.crossingLatestNs))
             return Reason::NotRed;
         if (lane.rightTurn && lane.turnPolicy == TurnPolicy::Never)
             return Reason::RightTurnExempt;
@@ -495,7 +495,7 @@ std::vector<Decision> RedLightRule::onLoopCrossing(const drivers::LoopCrossing &
     }
     /* Provisional: the leading edges only, for the pictures; judged again with the
      * trailing edges. */
-    estimate(&f);
+    estimate(*lane, &f);
     d.eventNs = f.crossingNs;
     d.plan.aShotNs = f.crossingNs;
     d.plan.bShotNs = f.crossingNs + config_.capture.bShotDelayNs;
@@ -513,15 +513,9 @@ std::vector<Decision> RedLightRule::onLoopCrossing(const drivers::LoopCrossing &
      * still be on its way through the decoder's debounce), unless the pass was so slow
      * that it cannot be cited (a queue standing on the loops). */
     const double meanMps = crossing.spacingM / (static_cast<double>(travel) / kNanosPerSecond);
-    const drivers::PhaseChange *atEntry = phaseAt(lane->head, crossing.entryOnNs);
-    bool yellowOrRed = redDuring(lane->head, crossing.entryOnNs, crossing.exitOnNs) ||
-                       (atEntry && atEntry->phase == drivers::Phase::Yellow);
-    auto it = phases_.find(lane->head);
-    if (it != phases_.end())
-        for (const drivers::PhaseChange &p : it->second)
-            if (p.phase == drivers::Phase::Yellow && p.at.sampleNs > crossing.entryOnNs &&
-                p.at.sampleNs <= crossing.exitOnNs)
-                yellowOrRed = true;
+    const bool yellowOrRed =
+            shownDuring(lane->head, drivers::Phase::Red, crossing.entryOnNs, crossing.exitOnNs) ||
+            shownDuring(lane->head, drivers::Phase::Yellow, crossing.entryOnNs, crossing.exitOnNs);
     if (yellowOrRed && meanMps >= c.decision.redLight->minSpeedMps / 3) {
         Decision capture = c.decision;
         capture.verdict = Decision::Verdict::Capture;

@@ -145,12 +145,13 @@ private:
     const LaneConfig *findLane(const std::string &approach, unsigned lane) const;
     const drivers::PhaseChange *phaseAt(const std::string &head, Nanos t) const;
     bool faultDuring(const std::string &head, Nanos from, Nanos to) const;
-    bool redDuring(const std::string &head, Nanos from, Nanos to) const;
+    /* Did the head show `phase` at any moment of [from, to]? */
+    bool shownDuring(const std::string &head, drivers::Phase phase, Nanos from, Nanos to) const;
     Nanos timelineStart(const std::string &head, Nanos redOnsetNs) const;
     void fillTimeline(RedLightFacts *facts, Nanos from, Nanos to) const;
     void detectStop(const LaneConfig &lane, RedLightFacts *facts) const;
     std::optional<Nanos> firstRelease(const std::string &loop, Nanos after, Nanos until) const;
-    void estimate(RedLightFacts *facts) const;
+    void estimate(const LaneConfig &lane, RedLightFacts *facts) const;
     void measureYellow(const drivers::PhaseChange &red, RedLightFacts *facts) const;
     Reason judge(Candidate &c, Nanos nowNs);
     bool ready(const Candidate &c, Nanos nowNs) const;

@@ -391,7 +391,6 @@ std::vector<Decision> SchoolZoneRule::onRadar(const drivers::RadarReport &report
     t.longestGapNs = std::max(t.longestGapNs, gap);
     t.radarGap = t.radarGap || gap > config_.trackGapNs;
     t.lastNs = at;
-    t.lastSpeed = strongest;
     t.lastSpeeds = speeds;
     t.lastMagnitude = magnitude;
     t.lastSensorTimeS = report.sensorTimeS;

@@ -165,7 +165,6 @@ private:
         std::uint64_t candidateId = 0; /* 0: no Capture issued */
         Nanos startNs = 0;
         Nanos lastNs = 0;
-        double lastSpeed = 0;             /* strongest relevant target, configured unit, signed */
         std::vector<double> readings;     /* strongest target's corrected |speed| */
         std::vector<double> soloReadings; /* the same, from reports with one vehicle */
         std::vector<double> lastSpeeds;   /* relevant targets of the latest report */

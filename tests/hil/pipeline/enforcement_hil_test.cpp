@@ -167,7 +167,10 @@ std::set<std::string> expectedRedLight(const Truth &t, const std::string &plate,
         /* Undated: it may have crossed at any moment of its stand. */
         if (rightTurnLane)
             return {"right_turn_stopped"};
-        return {"below_min_speed", "not_red"};
+        /* not_red only when no red was shown at all while it stood; a crossing on red
+         * is inside that time, so it must be below_min_speed. */
+        return red ? std::set<std::string>{"below_min_speed"}
+                   : std::set<std::string>{"below_min_speed", "not_red"};
     }
     if (!red)
         return {"not_red"};

@@ -482,6 +482,7 @@ TEST(RedLight, rightTurnUnlessStoppedRadarTrack)
         rule.onRadar(radar(c3.entryOnNs + 1500 * kMs + i * 100 * kMs, 2 + i));
     Decision silent = finalOf(rule, c3);
     STRCMP_EQUAL("right_turn_stopped", reasonName(silent.reason));
+    CHECK(silent.redLight->stopEvidence.find("silent") != std::string::npos);
 }
 
 TEST(RedLight, signalFaultsRefuse)
