@@ -44,14 +44,24 @@ void EvidenceAssembler::assemble(Decision decision, Snapshot snapshot, CaptureCo
     auto job = std::make_shared<Result>();
     job->decisionId = decision.id;
     job->kind = decision.kind;
-    asio::post(workers_, [this, job, site = site_, decision = std::move(decision),
-                          snapshot = std::move(snapshot), context = std::move(context),
-                          handler = std::move(handler)]() mutable {
+    asio::post(workers_, [this, job, site = site_, binder = binder_,
+                          decision = std::move(decision), snapshot = std::move(snapshot),
+                          context = std::move(context), handler = std::move(handler)]() mutable {
         lowerThisThread(workerNice_);
         evidence::Record record;
         try {
-            record = buildViolationRecord(decision, snapshot, site, context, options_, locator_,
-                                          &job->build);
+            std::optional<BoundShots> bound;
+            if (binder) {
+                bound = bindShots(*binder, locator_, decision, snapshot, options_.locateOnBShot);
+                if (!bound->identity.bound()) {
+                    job->refusal = bound->identity.reason;
+                    job->error = std::string(reasonName(job->refusal)) + ": " +
+                                 bound->identity.why;
+                }
+            }
+            if (job->error.empty())
+                record = buildViolationRecord(decision, snapshot, site, context, options_,
+                                              locator_, &job->build, bound ? &*bound : nullptr);
         } catch (const std::exception &e) {
             job->error = e.what();
         }
@@ -140,9 +150,32 @@ void CaptureCoordinator::handle(const Decision &d)
 std::string CaptureCoordinator::shotProblem(const Decision &d, const Snapshot &snapshot) const
 {
     const Nanos limit = assembler_->options().maxShotOffsetNs;
-    const Nanos planned[2] = {d.eventNs, d.plan.bShotNs};
+    const Nanos planned[2] = {d.plan.aShotNs, d.plan.bShotNs};
     const char *names[2] = {"A-shot", "B-shot"};
-    for (std::size_t i = 0; i < 2; ++i) {
+    /* With a binder the shots are chosen from the search span: it must be there without
+     * a gap a vehicle could cross unseen (a stalled camera), and for red light the A-shot
+     * is still the crossing's frame. */
+    const bool searched = assembler_->binder() && d.plan.searchFromNs <= d.plan.searchToNs;
+    if (searched) {
+        const auto &frames = snapshot.search;
+        if (frames.empty())
+            return std::string("no frames in the search span (snapshot ") +
+                   snapshotStatusName(snapshot.status) + ")";
+        Nanos previous = d.plan.searchFromNs;
+        for (const hal::FramePtr &f : frames) {
+            if (f->stamp.sampleNs - previous > 2 * limit)
+                return "the camera stalled for " +
+                       std::to_string((f->stamp.sampleNs - previous) / kNanosPerMilli) +
+                       " ms while the vehicle was to be photographed";
+            previous = f->stamp.sampleNs;
+        }
+        if (d.plan.searchToNs - previous > 2 * limit)
+            return "the camera stopped " +
+                   std::to_string((d.plan.searchToNs - previous) / kNanosPerMilli) +
+                   " ms before the end of the search span";
+    }
+    for (std::size_t i = 0; i < (searched ? (d.kind == ViolationKind::RedLight ? 1u : 0u) : 2u);
+         ++i) {
         if (snapshot.keyFrames.size() <= i || !snapshot.keyFrames[i])
             return std::string("no ") + names[i] + " frame (snapshot " +
                    snapshotStatusName(snapshot.status) + ")";
@@ -192,6 +225,8 @@ void CaptureCoordinator::maybeAssemble(const Key &key)
                          [this, decision](EvidenceAssembler::Result result) {
                              if (result.ok())
                                  ++stats_.sealed;
+                             else if (result.refusal != Reason::None)
+                                 ++stats_.refusedIdentity;
                              else
                                  ++stats_.failed;
                              if (done_)

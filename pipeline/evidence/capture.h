@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -34,8 +35,9 @@ public:
         Sealer::Result seal; /* seal.sealed is set when the record is in the chain */
         BuildStats build;
         std::string error; /* building or sealing failed, or refused: why */
-        /* Set when the citation was refused before building (evidence_incomplete,
-         * duplicate): nothing was sealed, and that is no failure of the device. */
+        /* Set when the citation was refused (evidence_incomplete, duplicate, or the
+         * photographs could not be bound to the vehicle): nothing was sealed, and that is
+         * no failure of the device. */
         Reason refusal = Reason::None;
 
         bool ok() const { return error.empty() && seal.ok(); }
@@ -59,6 +61,13 @@ public:
      * force when their decision was handed over. Event thread only. */
     void setSite(SiteIdentity site) { site_ = std::move(site); }
 
+    /* The camera calibration's binder: with one, every record's shots are bound to the
+     * accused vehicle or the citation is refused (vehicle_not_in_view, plate_not_found,
+     * identity_ambiguous, photo_speed_mismatch); without one, shots are taken at the
+     * planned instants. Like setSite, for records assembled from now on. */
+    void setBinder(std::shared_ptr<const VehicleBinder> binder) { binder_ = std::move(binder); }
+    const VehicleBinder *binder() const { return binder_.get(); }
+
     /* Seals a record built elsewhere (self-check, calibration) into the same chain. */
     void sealRecord(evidence::Record record, Sealer::Handler handler);
 
@@ -71,6 +80,7 @@ private:
     boost::asio::any_io_executor workers_;
     Sealer *sealer_;
     SiteIdentity site_;
+    std::shared_ptr<const VehicleBinder> binder_;
     EvidenceOptions options_;
     PlateLocator locator_;
     int workerNice_;
@@ -101,6 +111,7 @@ public:
         std::uint64_t incompleteSnapshots = 0; /* camera stalled or ring busy */
         std::uint64_t refusedIncomplete = 0;   /* a shot too far from its instant */
         std::uint64_t refusedDuplicate = 0;
+        std::uint64_t refusedIdentity = 0; /* the photographs could not be bound */
     };
 
     CaptureCoordinator(FrameRing *ring, EvidenceAssembler *assembler, ContextProvider context,

@@ -61,14 +61,11 @@ evidence::Frame *addFrame(evidence::Violation *v, evidence::FrameRole role, cons
 }
 
 void addPlates(evidence::Violation *v, const std::vector<Shot *> &shots,
-               const EvidenceOptions &options, const PlateLocator &locator,
+               const std::vector<std::vector<PlateBox>> &found, const EvidenceOptions &options,
                const CaptureContext &context)
 {
     /* Scores only order candidates within one image, so the shots take turns: the
      * A-shot's best first, then the B-shot's best, then the runners-up. */
-    std::vector<std::vector<PlateBox>> found;
-    for (Shot *s : shots)
-        found.push_back(locator.locate(s->bgr));
     int taken = 0;
     for (std::size_t rank = 0; taken < options.plateCandidates; ++rank) {
         bool any = false;
@@ -108,6 +105,40 @@ void addPlates(evidence::Violation *v, const std::vector<Shot *> &shots,
         if (!any)
             break;
     }
+}
+
+evidence::Box toBox(const cv::Rect &r)
+{
+    evidence::Box b;
+    b.set_x(r.x);
+    b.set_y(r.y);
+    b.set_width(r.width);
+    b.set_height(r.height);
+    return b;
+}
+
+void fillIdentity(evidence::Violation *v, const VehicleIdentity &id, double toleranceMph,
+                  const std::string &calibration, const CaptureContext &context)
+{
+    evidence::VehicleIdentity *out = v->mutable_identity();
+    out->set_method(id.method);
+    out->set_lane(id.lane);
+    out->set_a_rear_along_m(id.aRearM);
+    out->set_b_rear_along_m(id.bRearM);
+    *out->mutable_a_plate_region() = toBox(id.aRegion);
+    *out->mutable_b_plate_region() = toBox(id.bRegion);
+    out->set_zone_from_m(id.zone.fromM);
+    out->set_zone_to_m(id.zone.toM);
+    if (id.photoSpeedMph) {
+        out->set_photo_speed_mph(*id.photoSpeedMph);
+        out->set_radar_speed_mph(id.radarSpeedMph);
+        out->set_photo_speed_tolerance_mph(toleranceMph);
+    }
+    *out->mutable_searched_from() = instantAt(id.searchedFromNs, context);
+    *out->mutable_searched_to() = instantAt(id.searchedToNs, context);
+    out->set_vehicles_in_zone(id.vehiclesSeen);
+    out->set_explanation(id.why);
+    out->set_calibration(calibration);
 }
 
 evidence::RadarSample toSample(const SpeedSample &s, double speed, const CaptureContext &context)
@@ -225,6 +256,8 @@ SnapshotRequest snapshotRequestFor(const Decision &decision, const EvidenceOptio
     r.rangeSpacingNs = options.clipFps > 0
                                ? static_cast<Nanos>(std::llround(kNanosPerSecond / options.clipFps))
                                : 0;
+    r.searchFrom = decision.plan.searchFromNs;
+    r.searchTo = decision.plan.searchToNs;
     r.timeoutNs = options.snapshotTimeoutNs;
     return r;
 }
@@ -337,10 +370,42 @@ std::string encodeJpeg(const cv::Mat &image, int quality)
     return std::string(buffer.begin(), buffer.end());
 }
 
+std::vector<PlateBox> locateInRegion(const PlateLocator &locator, const cv::Mat &bgr,
+                                     const cv::Rect &region)
+{
+    const cv::Rect r = region & cv::Rect(0, 0, bgr.cols, bgr.rows);
+    if (r.empty())
+        return {};
+    std::vector<PlateBox> found = locator.locate(bgr(r));
+    for (PlateBox &p : found)
+        p.box += r.tl();
+    return found;
+}
+
+BoundShots bindShots(const VehicleBinder &binder, const PlateLocator &locator,
+                     const Decision &decision, const Snapshot &snapshot, bool locateOnBShot)
+{
+    BoundShots out;
+    out.identity = binder.bind(decision, snapshot);
+    out.toleranceMph = binder.calibration().photoSpeedToleranceMph;
+    out.calibration = describeCalibration(binder.calibration(), binder.homography());
+    VehicleIdentity &id = out.identity;
+    if (!id.bound())
+        return out;
+    out.aPlates = locateInRegion(locator, toBgr(*id.a), id.aRegion);
+    if (id.b && locateOnBShot)
+        out.bPlates = locateInRegion(locator, toBgr(*id.b), id.bRegion);
+    if (out.aPlates.empty() && out.bPlates.empty()) {
+        id.reason = Reason::PlateNotFound;
+        id.why += "; no plate in the vehicle's image region of either shot";
+    }
+    return out;
+}
+
 evidence::Record buildViolationRecord(const Decision &decision, const Snapshot &snapshot,
                                       const SiteIdentity &site, const CaptureContext &context,
                                       const EvidenceOptions &options, const PlateLocator &locator,
-                                      BuildStats *stats)
+                                      BuildStats *stats, const BoundShots *bound)
 {
     const Clock::time_point start = Clock::now();
     BuildStats local;
@@ -350,7 +415,7 @@ evidence::Record buildViolationRecord(const Decision &decision, const Snapshot &
         throw EvidenceError("red-light decision " + std::to_string(decision.id) + " has no facts");
     if (decision.kind == ViolationKind::SchoolZoneSpeed && !decision.speed)
         throw EvidenceError("speed decision " + std::to_string(decision.id) + " has no facts");
-    if (snapshot.keyFrames.empty() || !snapshot.keyFrames[0])
+    if (!bound && (snapshot.keyFrames.empty() || !snapshot.keyFrames[0]))
         throw EvidenceError("no camera frame near the event of decision " +
                             std::to_string(decision.id) + " (snapshot " +
                             snapshotStatusName(snapshot.status) + ")");
@@ -366,14 +431,20 @@ evidence::Record buildViolationRecord(const Decision &decision, const Snapshot &
         *v->mutable_latest_self_check() = *context.latestSelfCheck;
 
     Clock::time_point t = Clock::now();
-    Shot a{snapshot.keyFrames[0], toBgr(*snapshot.keyFrames[0])};
+    const hal::FramePtr aFrame = bound ? bound->identity.a : snapshot.keyFrames[0];
+    hal::FramePtr bFrame = bound ? bound->identity.b : nullptr;
+    if (!bound && snapshot.keyFrames.size() > 1)
+        bFrame = snapshot.keyFrames[1];
+    if (!aFrame)
+        throw EvidenceError("decision " + std::to_string(decision.id) + " has no A-shot frame");
+    Shot a{aFrame, toBgr(*aFrame)};
     a.proto =
             addFrame(v, evidence::FRAME_A_SHOT, *a.frame, a.bgr, options.shotJpegQuality, context);
-    a.proto->set_offset_from_planned_us(micros(a.frame->stamp.sampleNs - decision.eventNs));
+    a.proto->set_offset_from_planned_us(micros(a.frame->stamp.sampleNs - decision.plan.aShotNs));
     std::optional<Shot> b;
-    if (snapshot.keyFrames.size() > 1 && snapshot.keyFrames[1]) {
+    if (bFrame) {
         b.emplace();
-        b->frame = snapshot.keyFrames[1];
+        b->frame = bFrame;
         b->bgr = toBgr(*b->frame);
         b->proto = addFrame(v, evidence::FRAME_B_SHOT, *b->frame, b->bgr, options.shotJpegQuality,
                             context);
@@ -384,9 +455,17 @@ evidence::Record buildViolationRecord(const Decision &decision, const Snapshot &
 
     t = Clock::now();
     std::vector<Shot *> shots{&a};
-    if (b && options.locateOnBShot)
+    if (b && (options.locateOnBShot || bound))
         shots.push_back(&*b);
-    addPlates(v, shots, options, locator, context);
+    std::vector<std::vector<PlateBox>> found;
+    if (bound) {
+        found = {bound->aPlates, bound->bPlates};
+        found.resize(shots.size());
+    } else {
+        for (Shot *s : shots)
+            found.push_back(locator.locate(s->bgr));
+    }
+    addPlates(v, shots, found, options, context);
     st.plateMs = msSince(t);
 
     t = Clock::now();
@@ -403,6 +482,11 @@ evidence::Record buildViolationRecord(const Decision &decision, const Snapshot &
         fillRedLight(v, decision, b ? &*b : nullptr, site, context);
     else
         fillSpeed(v, decision, site, context);
+    if (bound) {
+        fillIdentity(v, bound->identity, bound->toleranceMph, bound->calibration, context);
+        if (bound->identity.lane)
+            v->mutable_location()->set_lane(bound->identity.lane);
+    }
 
     for (const evidence::Frame &f : v->frames())
         st.bytes += f.data().size();

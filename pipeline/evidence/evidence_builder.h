@@ -11,6 +11,7 @@
 #include "evidence.pb.h"
 #include "hal/frame.h"
 #include "pipeline/frame_ring/frame_ring.h"
+#include "pipeline/evidence/vehicle_identity.h"
 #include "pipeline/plate/plate_locator.h"
 #include "pipeline/trigger/decision.h"
 
@@ -97,16 +98,39 @@ cv::Mat clipImage(const hal::Frame &frame, int width);
 /* JPEG bytes of an image; throws EvidenceError when OpenCV cannot encode it. */
 std::string encodeJpeg(const cv::Mat &image, int quality);
 
+/* The photographs bound to the accused vehicle, and the plates found in its own image
+ * regions (in the shots' pixels, best first). */
+struct BoundShots
+{
+    VehicleIdentity identity;
+    std::vector<PlateBox> aPlates, bPlates;
+    double toleranceMph = 0; /* the calibration's photo-speed tolerance */
+    std::string calibration; /* describeCalibration() of the calibration used */
+};
+
+/* Plate candidates inside `region` of an image, in the image's pixels. */
+std::vector<PlateBox> locateInRegion(const PlateLocator &locator, const cv::Mat &bgr,
+                                     const cv::Rect &region);
+
+/* Binds the decision to one vehicle (VehicleBinder::bind) and looks for its plate in its
+ * regions of both shots; identity.reason is PlateNotFound when neither has one. */
+BoundShots bindShots(const VehicleBinder &binder, const PlateLocator &locator,
+                     const Decision &decision, const Snapshot &snapshot, bool locateOnBShot);
+
 /* The whole violation record from a Cite decision and its snapshot: every field the
  * decision, the context and the site provide; A-shot and B-shot JPEGs, plate
  * candidates with crops naming their source frame's hash, the clip, the signal
- * timeline or the speed measurement. Heavy (JPEG, plate location): run on a worker.
- * Blob hashes are set; seq, prev_hash and the signature are the sealer's. Throws
- * EvidenceError when the snapshot has no A-shot. */
+ * timeline or the speed measurement. With `bound` the shots and plates are the bound
+ * vehicle's and the record carries how they were bound; without it (no camera
+ * calibration: unit tests, a bench) the shots are the frames nearest the planned
+ * instants and plates are searched in the whole frame. Heavy (JPEG, plate location): run
+ * on a worker. Blob hashes are set; seq, prev_hash and the signature are the sealer's.
+ * Throws EvidenceError when the snapshot has no A-shot. */
 evidence::Record buildViolationRecord(const Decision &decision, const Snapshot &snapshot,
                                       const SiteIdentity &site, const CaptureContext &context,
                                       const EvidenceOptions &options, const PlateLocator &locator,
-                                      BuildStats *stats = nullptr);
+                                      BuildStats *stats = nullptr,
+                                      const BoundShots *bound = nullptr);
 
 /* A radar self-check as the drivers report it, independent of the proto. */
 struct SelfCheckResult

@@ -70,6 +70,8 @@ struct FrameRing::Pending
                 bestDistance[i] = d;
             }
         }
+        if (t >= request.searchFrom && t <= request.searchTo)
+            snapshot.search.push_back(frame);
         if (t >= request.rangeFrom && t <= request.rangeTo) {
             if (request.rangeSpacingNs <= 0) {
                 snapshot.range.push_back(frame);
@@ -269,6 +271,8 @@ std::uint64_t FrameRing::request(const SnapshotRequest &request, Handler handler
     p->snapshot.keyFrames.resize(request.keyTimes.size());
     p->bestDistance.resize(request.keyTimes.size(), 0);
     p->lastInstant = request.rangeFrom <= request.rangeTo ? request.rangeTo : INT64_MIN;
+    if (request.searchFrom <= request.searchTo)
+        p->lastInstant = std::max(p->lastInstant, request.searchTo);
     for (Nanos t : request.keyTimes)
         p->lastInstant = std::max(p->lastInstant, t);
 

@@ -26,6 +26,10 @@ struct SnapshotRequest
      * is collected already decimated, so waiting for it does not pin every frame. 0
      * keeps every frame. */
     Nanos rangeSpacingNs = 0;
+    /* Every frame in [searchFrom, searchTo], undecimated: the frames the shots are chosen
+     * from once the vehicle is found in them (empty when from > to). */
+    Nanos searchFrom = 0;
+    Nanos searchTo = -1;
     /* Complete with what has arrived when no frame at or past the last instant came
      * within this long (camera stalled); measured on the executor's steady clock. */
     Nanos timeoutNs = 5 * kNanosPerSecond;
@@ -44,6 +48,7 @@ struct Snapshot
     std::uint64_t id = 0;
     std::vector<hal::FramePtr> keyFrames; /* per keyTimes entry; nullptr when no frame */
     std::vector<hal::FramePtr> range;     /* oldest first, decimated */
+    std::vector<hal::FramePtr> search;    /* oldest first, every frame of the search span */
 };
 
 const char *snapshotStatusName(Snapshot::Status status);

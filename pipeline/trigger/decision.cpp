@@ -57,6 +57,14 @@ const char *reasonName(Reason reason)
         return "evidence_incomplete";
     case Reason::Duplicate:
         return "duplicate";
+    case Reason::VehicleNotInView:
+        return "vehicle_not_in_view";
+    case Reason::PlateNotFound:
+        return "plate_not_found";
+    case Reason::IdentityAmbiguous:
+        return "identity_ambiguous";
+    case Reason::PhotoSpeedMismatch:
+        return "photo_speed_mismatch";
     }
     return "unknown";
 }

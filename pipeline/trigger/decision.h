@@ -47,9 +47,15 @@ enum class Reason {
     /* shared, decided after the rule */
     EvidenceIncomplete, /* a shot is further from its planned instant than allowed */
     Duplicate,          /* the same vehicle's violation was already cited */
+    /* shared, decided from the photographs (pipeline/evidence/vehicle_identity.h) */
+    VehicleNotInView,   /* the accused vehicle is not where the photographs should show it */
+    PlateNotFound,      /* the vehicle is in view but no plate in its own image region */
+    IdentityAmbiguous,  /* another vehicle is in the photo zone with it */
+    PhotoSpeedMismatch, /* the speed from the two photographs disagrees with the radar */
 };
 
-inline constexpr std::size_t kReasonCount = static_cast<std::size_t>(Reason::Duplicate) + 1;
+inline constexpr std::size_t kReasonCount =
+        static_cast<std::size_t>(Reason::PhotoSpeedMismatch) + 1;
 
 /* "within_grace", "yellow_too_short", ...; "cite" for Reason::None. */
 const char *reasonName(Reason reason);
@@ -74,6 +80,10 @@ struct CaptureTiming
     Nanos bShotDelayNs = 1 * kNanosPerSecond; /* B-shot this long after the event */
     Nanos clipBeforeNs = 3 * kNanosPerSecond;
     Nanos clipAfterNs = 3 * kNanosPerSecond;
+    /* Red light: how long after the crossing the B-shot is looked for in every frame
+     * (the vehicle found past the line); a slow vehicle that takes longer is not in
+     * the intersection in time to be photographed there. */
+    Nanos searchNs = 3 * kNanosPerSecond;
 };
 
 /* Which frames to capture for a decision. */
@@ -83,6 +93,12 @@ struct CapturePlan
     Nanos bShotNs = 0;
     Nanos clipFromNs = 0;
     Nanos clipToNs = 0;
+    /* Every frame of [searchFromNs, searchToNs] is kept so the shots can be chosen where
+     * the vehicle is (empty when from > to: the shots are taken at aShotNs, bShotNs). */
+    Nanos searchFromNs = 0;
+    Nanos searchToNs = -1;
+    /* Speed: when the vehicle is expected to enter the photo zone, best estimate. */
+    Nanos expectedInZoneNs = 0;
 };
 
 /* One radar reading as used by a rule, with everything the record needs. */

@@ -14,6 +14,22 @@ namespace stopline::pipeline {
 
 namespace {
 
+/* The A-shot at the crossing; the B-shot planned a fixed delay later and, where the
+ * camera is calibrated, chosen from every frame of the search span after it. */
+CapturePlan shotPlan(Nanos crossingNs, const CaptureTiming &t)
+{
+    CapturePlan p;
+    p.aShotNs = crossingNs;
+    p.bShotNs = crossingNs + t.bShotDelayNs;
+    p.clipFromNs = crossingNs - t.clipBeforeNs;
+    p.clipToNs = crossingNs + t.clipAfterNs;
+    if (t.searchNs > 0) {
+        p.searchFromNs = crossingNs;
+        p.searchToNs = crossingNs + t.searchNs;
+    }
+    return p;
+}
+
 constexpr Nanos kForever = INT64_MAX;
 constexpr std::size_t kKeepAtLeast = 8; /* history entries kept regardless of age */
 
@@ -343,12 +359,8 @@ Reason RedLightRule::judge(Candidate &c, Nanos nowNs)
     f.continuationNs = lane.exitLoop.empty() ? f.crossing.exitOnNs : f.exitOffNs;
     estimate(lane, &f);
     c.decision.eventNs = f.crossingNs;
-    if (!c.captured) {
-        c.decision.plan.aShotNs = f.crossingNs;
-        c.decision.plan.bShotNs = f.crossingNs + config_.capture.bShotDelayNs;
-        c.decision.plan.clipFromNs = f.crossingNs - config_.capture.clipBeforeNs;
-        c.decision.plan.clipToNs = f.crossingNs + config_.capture.clipAfterNs;
-    }
+    if (!c.captured)
+        c.decision.plan = shotPlan(f.crossingNs, config_.capture);
 
     /* The red the latest possible crossing fell in: its onset and the yellow before it. */
     const drivers::PhaseChange *late = phaseAt(f.head, f.crossingLatestNs);
@@ -366,7 +378,7 @@ Reason RedLightRule::judge(Candidate &c, Nanos nowNs)
      * crossing may lie in, up to the B-shot — refuses, recognised late or not. */
     if (faultDuring(f.head, faultFrom,
                     std::max(f.crossingLatestNs, c.decision.plan.aShotNs) +
-                            config_.capture.bShotDelayNs))
+                            std::max(config_.capture.bShotDelayNs, config_.capture.searchNs)))
         return Reason::SignalFault;
     if (!late)
         return Reason::SignalUnknown;
@@ -497,10 +509,7 @@ std::vector<Decision> RedLightRule::onLoopCrossing(const drivers::LoopCrossing &
      * trailing edges. */
     estimate(*lane, &f);
     d.eventNs = f.crossingNs;
-    d.plan.aShotNs = f.crossingNs;
-    d.plan.bShotNs = f.crossingNs + config_.capture.bShotDelayNs;
-    d.plan.clipFromNs = f.crossingNs - config_.capture.clipBeforeNs;
-    d.plan.clipToNs = f.crossingNs + config_.capture.clipAfterNs;
+    d.plan = shotPlan(f.crossingNs, config_.capture);
 
     if (suspended_) {
         out.push_back(refuse(std::move(d), Reason::EnforcementSuspended));

@@ -296,6 +296,38 @@ void SchoolZoneRule::summarize(const Track &t, SpeedFacts *f) const
     f->trackEndNs = t.lastNs;
 }
 
+CapturePlan SchoolZoneRule::shotPlan(Nanos atNs, Nanos trackStartNs, double speedMps) const
+{
+    const CaptureTiming &timing = config_.capture;
+    CapturePlan p;
+    p.aShotNs = atNs;
+    p.bShotNs = atNs + timing.bShotDelayNs;
+    p.clipFromNs = atNs - timing.clipBeforeNs;
+    p.clipToNs = atNs + timing.clipAfterNs;
+    if (!(config_.photoZoneToM > config_.photoZoneFromM) || !(speedMps > 0.5))
+        return p;
+    auto after = [](Nanos from, double metres, double mps) {
+        return from + static_cast<Nanos>(std::llround(metres / mps * kNanosPerSecond));
+    };
+    const double fast = speedMps * (1 + config_.speedUncertainty);
+    const double slow = speedMps * (1 - config_.speedUncertainty);
+    /* Now it is somewhere in the beam: at its near end at the latest. When the track
+     * began it was at the far end at the earliest. */
+    p.searchFromNs = after(atNs, config_.photoZoneFromM - config_.beamNearM, fast) -
+                     config_.searchMarginNs;
+    p.searchToNs = after(trackStartNs, config_.photoZoneToM - config_.beamFarM, slow) +
+                   config_.searchMarginNs;
+    p.searchFromNs = std::max(p.searchFromNs, atNs);
+    p.searchToNs = std::clamp(p.searchToNs, p.searchFromNs + kNanosPerSecond,
+                              p.searchFromNs + config_.maxSearchNs);
+    p.expectedInZoneNs = after(trackStartNs, config_.photoZoneFromM - config_.beamFarM, speedMps);
+    p.aShotNs = std::clamp(p.expectedInZoneNs, p.searchFromNs, p.searchToNs);
+    p.bShotNs = std::min(p.aShotNs + timing.bShotDelayNs, p.searchToNs);
+    p.clipFromNs = p.aShotNs - timing.clipBeforeNs;
+    p.clipToNs = p.aShotNs + timing.clipAfterNs;
+    return p;
+}
+
 Decision SchoolZoneRule::finish(Track &t, Nanos triggerNs)
 {
     Decision d = t.candidateId ? t.capture : Decision{};
@@ -425,10 +457,7 @@ std::vector<Decision> SchoolZoneRule::onRadar(const drivers::RadarReport &report
     d.verdict = Decision::Verdict::Capture;
     d.eventNs = at;
     d.triggerNs = at;
-    d.plan.aShotNs = at;
-    d.plan.bShotNs = at + config_.capture.bShotDelayNs;
-    d.plan.clipFromNs = at - config_.capture.clipBeforeNs;
-    d.plan.clipToNs = at + config_.capture.clipAfterNs;
+    d.plan = shotPlan(at, t.startNs, toMetersPerSecond(facts.correctedSpeed, config_.unit));
     d.speed = facts;
     t.candidateId = d.id;
     t.capture = d;

@@ -122,6 +122,20 @@ struct SchoolZoneConfig
     std::string beacon; /* the zone's beacon; empty: any beacon */
     SchoolCalendar calendar;
     CaptureTiming capture;
+    /* Where the radar measures and where the camera can photograph a plate, metres along
+     * the approach from the stop line (negative: before it). The radar measures up the
+     * road, out of the camera's view, so the photographs are looked for in every frame of
+     * the span in which a vehicle at the measured speed can be in the photo zone: from
+     * its leaving the beam's near end at the earliest to its leaving the zone having
+     * entered the beam's far end at the latest. 0/0 for the zone: no search (the shots
+     * are taken at the measurement). */
+    double beamFarM = -55;
+    double beamNearM = -25;
+    double photoZoneFromM = 0;
+    double photoZoneToM = 0;
+    double speedUncertainty = 0.1;          /* the search allows this fraction either way */
+    Nanos searchMarginNs = 300 * kNanosPerMilli; /* and this much time either side */
+    Nanos maxSearchNs = 6 * kNanosPerSecond;     /* frames are held: bound the span */
 };
 
 /* Every problem with a configuration, each naming the field; empty when valid. */
@@ -187,6 +201,9 @@ private:
      * carry it (a host that read the port late sees a burst, not a gap), else on ours. */
     static Nanos silenceBefore(const Track &track, const drivers::RadarReport &report);
     Decision finish(Track &track, Nanos triggerNs);
+    /* The frames to keep for a vehicle measured at `speedMps` now, tracked since
+     * `trackStartNs`: see SchoolZoneConfig::photoZoneFromM. */
+    CapturePlan shotPlan(Nanos atNs, Nanos trackStartNs, double speedMps) const;
     bool relevant(double speed) const;
 
     SchoolZoneConfig config_;

@@ -1,0 +1,405 @@
+#include "pipeline/evidence/vehicle_identity.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+#include "pipeline/evidence/evidence_builder.h"
+
+namespace stopline::pipeline {
+
+namespace {
+
+/* The lane views reach this far beyond the photo zones: a vehicle is followed from
+ * before it enters a zone until after it leaves. */
+constexpr double kViewBeforeM = 12, kViewAfterM = 14;
+/* A vehicle unseen for longer than this (hidden, merged with another) is lost. */
+constexpr Nanos kLostAfterNs = 600 * kNanosPerMilli;
+/* Rears move forward; allow this much backwards jitter between frames. */
+constexpr double kBackJitterM = 0.3;
+/* Frames of the search span used for the background, besides the clip's. */
+constexpr std::size_t kBackgroundEvery = 3;
+
+std::string fmt1(double v)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+    return buf;
+}
+
+double seconds(Nanos ns)
+{
+    return static_cast<double>(ns) / kNanosPerSecond;
+}
+
+RoadSpan viewSpan(const CameraCalibration &c)
+{
+    return {std::min(c.redLightZone.fromM, c.speedZone.fromM) - kViewBeforeM,
+            std::max(c.redLightZone.toM, c.speedZone.toM) + kViewAfterM};
+}
+
+} /* namespace */
+
+VehicleBinder::VehicleBinder(CameraCalibration calibration, RearFinderOptions finder)
+    : calibration_(std::move(calibration)),
+      homography_(RoadHomography::fit(calibration_.points)), finder_(finder)
+{
+    if (auto problems = calibrationProblems(calibration_); !problems.empty())
+        throw CalibrationError("camera " + calibration_.cameraId + ": " + problems.front());
+    for (const LaneBand &lane : calibration_.lanes)
+        views_.emplace_back(homography_, lane, viewSpan(calibration_),
+                            cv::Size(calibration_.width, calibration_.height));
+}
+
+const LaneView *VehicleBinder::view(unsigned lane) const
+{
+    for (const LaneView &v : views_)
+        if (v.lane() == lane)
+            return &v;
+    return nullptr;
+}
+
+cv::Rect VehicleBinder::plateRegion(const LaneBand &lane, double alongM) const
+{
+    const double margin = 0.4;
+    std::vector<cv::Point2d> corners;
+    for (double along : {alongM - margin, alongM + 0.6})
+        for (double across : {lane.fromM - margin, lane.toM + margin})
+            if (auto p = homography_.toImage({along, across}))
+                corners.push_back(*p);
+    if (corners.size() < 4)
+        return {};
+    const double scale = homography_.pixelsPerMetreAcross({alongM, lane.middleM()});
+    double x0 = corners[0].x, x1 = x0, y1 = corners[0].y;
+    for (const auto &p : corners) {
+        x0 = std::min(x0, p.x);
+        x1 = std::max(x1, p.x);
+        y1 = std::max(y1, p.y);
+    }
+    /* The bottom row is the nearest ground point; the plate sits at most about 1.3 m
+     * above the road, which at that distance is 1.3 m of lane width in pixels. */
+    const double y0 = y1 - (1.3 + margin) * scale;
+    cv::Rect r(cv::Point(static_cast<int>(std::floor(x0)), static_cast<int>(std::floor(y0))),
+               cv::Point(static_cast<int>(std::ceil(x1)), static_cast<int>(std::ceil(y1))));
+    return r & cv::Rect(0, 0, calibration_.width, calibration_.height);
+}
+
+std::vector<std::vector<std::vector<VehicleRear>>>
+VehicleBinder::observe(const std::vector<hal::FramePtr> &frames, const Snapshot &snapshot) const
+{
+    /* The empty road: the median of the clip's frames and some of the search span's,
+     * seconds of traffic moving through. */
+    std::vector<cv::Mat> bgrs;
+    for (const hal::FramePtr &f : frames)
+        bgrs.push_back(toBgr(*f));
+    std::vector<cv::Mat> backgroundFrames;
+    std::set<std::uint64_t> used;
+    for (const hal::FramePtr &f : snapshot.range)
+        if (used.insert(f->sequence).second)
+            backgroundFrames.push_back(toBgr(*f));
+    for (std::size_t i = 0; i < frames.size(); i += kBackgroundEvery)
+        if (used.insert(frames[i]->sequence).second)
+            backgroundFrames.push_back(bgrs[i]);
+
+    std::vector<std::vector<std::vector<VehicleRear>>> out;
+    for (const LaneView &v : views_) {
+        std::vector<cv::Mat> samples;
+        for (const cv::Mat &b : backgroundFrames)
+            samples.push_back(v.sample(b));
+        const cv::Mat background = medianBackground(samples);
+        std::vector<std::vector<VehicleRear>> perFrame;
+        for (const cv::Mat &b : bgrs)
+            perFrame.push_back(v.findRears(v.sample(b), background, finder_));
+        out.push_back(std::move(perFrame));
+    }
+    return out;
+}
+
+namespace {
+
+struct Track
+{
+    std::vector<std::pair<std::size_t, double>> path; /* (frame, rear) */
+    double speedMps = 0;                              /* latest estimate */
+    bool open = true;
+};
+
+/* Follows vehicles through one lane's observations frame by frame: each rear joins the
+ * track whose predicted position it is nearest (within a tolerance that grows with the
+ * distance travelled per frame), else starts a track. */
+std::vector<Track> followLane(const std::vector<std::vector<VehicleRear>> &seen,
+                              const std::vector<hal::FramePtr> &frames, double initialSpeedMps)
+{
+    std::vector<Track> tracks;
+    for (std::size_t k = 0; k < seen.size(); ++k) {
+        const Nanos t = frames[k]->stamp.sampleNs;
+        std::vector<bool> taken(seen[k].size(), false);
+        for (Track &tr : tracks) {
+            if (!tr.open)
+                continue;
+            const auto &[lastK, lastRear] = tr.path.back();
+            const double dt = seconds(t - frames[lastK]->stamp.sampleNs);
+            if (dt * kNanosPerSecond > kLostAfterNs) {
+                tr.open = false;
+                continue;
+            }
+            const double predicted = lastRear + tr.speedMps * dt;
+            const double tolerance = 0.6 + 0.3 * tr.speedMps * dt;
+            int best = -1;
+            double bestErr = tolerance;
+            for (std::size_t i = 0; i < seen[k].size(); ++i) {
+                const double r = seen[k][i].alongM;
+                if (taken[i] || r < lastRear - kBackJitterM)
+                    continue;
+                const double err = std::fabs(r - predicted);
+                if (err <= bestErr) {
+                    bestErr = err;
+                    best = static_cast<int>(i);
+                }
+            }
+            if (best < 0)
+                continue;
+            taken[best] = true;
+            const double r = seen[k][best].alongM;
+            if (dt > 0 && tr.path.size() >= 1) {
+                const auto &first = tr.path.front();
+                const double span = seconds(t - frames[first.first]->stamp.sampleNs);
+                if (span > 0.15)
+                    tr.speedMps = std::max(0.0, (r - first.second) / span);
+            }
+            tr.path.push_back({k, r});
+        }
+        for (std::size_t i = 0; i < seen[k].size(); ++i)
+            if (!taken[i])
+                tracks.push_back({{{k, seen[k][i].alongM}}, initialSpeedMps, true});
+    }
+    return tracks;
+}
+
+/* The first sighting at or past `along`, if any. */
+const std::pair<std::size_t, double> *firstAtOrPast(const Track &t, double along)
+{
+    for (const auto &s : t.path)
+        if (s.second >= along)
+            return &s;
+    return nullptr;
+}
+
+} /* namespace */
+
+VehicleIdentity VehicleBinder::bind(const Decision &decision, const Snapshot &snapshot) const
+{
+    return decision.kind == ViolationKind::RedLight ? bindRedLight(decision, snapshot)
+                                                    : bindSpeed(decision, snapshot);
+}
+
+VehicleIdentity VehicleBinder::bindRedLight(const Decision &d, const Snapshot &snapshot) const
+{
+    VehicleIdentity id;
+    id.method = "loops+image";
+    id.zone = calibration_.redLightZone;
+    const RedLightFacts &f = *d.redLight;
+    id.lane = f.lane;
+    const LaneView *lane = view(f.lane);
+    auto refuse = [&](Reason r, std::string why) {
+        id.reason = r;
+        id.why = std::move(why);
+        return id;
+    };
+    if (!lane)
+        return refuse(Reason::VehicleNotInView,
+                      "lane " + std::to_string(f.lane) + " is not in the camera calibration");
+    if (snapshot.keyFrames.empty() || !snapshot.keyFrames[0])
+        return refuse(Reason::VehicleNotInView, "no frame at the crossing");
+
+    /* The A-frame first, then every frame of the search span after it. */
+    std::vector<hal::FramePtr> frames{snapshot.keyFrames[0]};
+    for (const hal::FramePtr &fr : snapshot.search)
+        if (fr->stamp.sampleNs > frames.front()->stamp.sampleNs)
+            frames.push_back(fr);
+    id.searchedFromNs = frames.front()->stamp.sampleNs;
+    id.searchedToNs = frames.back()->stamp.sampleNs;
+    const auto seen = observe(frames, snapshot);
+    const auto &mine = seen[static_cast<std::size_t>(lane - views_.data())];
+
+    /* Where the loops put the vehicle in the A-frame: its front at the line (moved on by
+     * the frame's offset), its rear a vehicle length behind, the length from how long it
+     * covered the entry loop. */
+    const double v = std::max(f.speedAtLineMps, 0.5);
+    const double frontA = v * seconds(frames.front()->stamp.sampleNs - f.crossingNs);
+    std::optional<double> length;
+    if (f.entryOffNs && f.crossing.entryLengthM > 0) {
+        const double l = v * seconds(f.entryOffNs - f.crossing.entryOnNs) - f.crossing.entryLengthM;
+        if (l > 1 && l < 30)
+            length = l;
+    }
+    /* The vehicle at the line is the run that reaches it; its start is its rear unless a
+     * vehicle right behind merges with it in the image (the run then starts further back
+     * than the vehicle's length allows). */
+    const std::vector<VehicleRear> &atA = mine.front();
+    const VehicleRear *run = nullptr;
+    for (const VehicleRear &r : atA)
+        if (r.alongM <= frontA + 1.0 && r.alongM + r.seenM >= frontA - 0.5)
+            run = &r;
+    if (!run)
+        return refuse(Reason::VehicleNotInView,
+                      "nothing at the stop line in lane " + std::to_string(f.lane) +
+                              " in the crossing frame");
+    double rearA = run->alongM;
+    const double longest = length ? *length + 1.5 : 13.5;
+    if (frontA - rearA > longest) {
+        if (!length)
+            return refuse(Reason::IdentityAmbiguous,
+                          "the vehicle at the line is not separable from the one behind it");
+        rearA = frontA - *length;
+    }
+    if (!id.zone.contains(rearA))
+        return refuse(Reason::VehicleNotInView, "the vehicle's rear (" + fmt1(rearA) +
+                                                        " m) is outside the photo zone at "
+                                                        "the crossing");
+
+    /* Follow that rear to the B position. */
+    std::vector<std::vector<VehicleRear>> rest(mine.begin(), mine.end());
+    rest[0] = {{rearA, 1}};
+    std::vector<Track> tracks = followLane(rest, frames, v);
+    const Track *accused = nullptr;
+    for (const Track &t : tracks)
+        if (t.path.front().first == 0)
+            accused = &t;
+    const auto *atB = accused ? firstAtOrPast(*accused, calibration_.bShotRearPastLineM) : nullptr;
+    if (!atB)
+        return refuse(Reason::VehicleNotInView,
+                      "the vehicle was not seen " + fmt1(calibration_.bShotRearPastLineM) +
+                              " m past the line within " +
+                              fmt1(seconds(id.searchedToNs - id.searchedFromNs)) + " s");
+    if (!id.zone.contains(atB->second))
+        return refuse(Reason::VehicleNotInView, "the vehicle left the photo zone between frames");
+    id.a = frames.front();
+    id.b = frames[atB->first];
+    id.aRearM = rearA;
+    id.bRearM = atB->second;
+    id.aRegion = plateRegion(lane->band(), rearA);
+    id.bRegion = plateRegion(lane->band(), atB->second);
+    id.vehiclesSeen = 1;
+    id.why = "lane " + std::to_string(f.lane) + ": rear at " + fmt1(rearA) + " m at the crossing, " +
+             fmt1(id.bRearM) + " m in the B-shot";
+    return id;
+}
+
+VehicleIdentity VehicleBinder::bindSpeed(const Decision &d, const Snapshot &snapshot) const
+{
+    VehicleIdentity id;
+    id.method = "radar+image";
+    id.zone = calibration_.speedZone;
+    const SpeedFacts &f = *d.speed;
+    id.radarSpeedMph = convertSpeed(f.correctedSpeed, f.unit, drivers::SpeedUnit::Mph);
+    auto refuse = [&](Reason r, std::string why) {
+        id.reason = r;
+        id.why = std::move(why);
+        return id;
+    };
+    const std::vector<hal::FramePtr> &frames = snapshot.search;
+    if (frames.size() < 2)
+        return refuse(Reason::VehicleNotInView, "no frames while the vehicle could be in the "
+                                                "photo zone");
+    id.searchedFromNs = frames.front()->stamp.sampleNs;
+    id.searchedToNs = frames.back()->stamp.sampleNs;
+    const auto seen = observe(frames, snapshot);
+    const double radarMps = toMetersPerSecond(id.radarSpeedMph, drivers::SpeedUnit::Mph);
+
+    struct Candidate
+    {
+        std::size_t view;
+        const Track *track;
+        std::pair<std::size_t, double> a, b;
+        double mph;
+    };
+    std::vector<std::vector<Track>> tracks;
+    for (const auto &lane : seen)
+        tracks.push_back(followLane(lane, frames, radarMps));
+    /* Who is in the zone in frame k, other than `except`. */
+    auto othersInZone = [&](std::size_t k, const Track *except) {
+        unsigned n = 0;
+        for (const auto &lane : tracks)
+            for (const Track &t : lane) {
+                if (&t == except)
+                    continue;
+                for (const auto &s : t.path)
+                    if (s.first == k && id.zone.contains(s.second))
+                        ++n;
+            }
+        return n;
+    };
+    std::vector<Candidate> inZone, matching;
+    for (std::size_t v = 0; v < tracks.size(); ++v)
+        for (const Track &t : tracks[v]) {
+            const std::pair<std::size_t, double> *a = nullptr;
+            for (const auto &s : t.path)
+                if (id.zone.contains(s.second)) {
+                    a = &s;
+                    break;
+                }
+            if (!a)
+                continue;
+            const auto *b = firstAtOrPast(t, a->second + calibration_.speedBShotDistanceM);
+            if (!b || !id.zone.contains(b->second)) {
+                inZone.push_back({v, &t, *a, *a, -1});
+                continue;
+            }
+            const double mps = (b->second - a->second) /
+                               seconds(frames[b->first]->stamp.sampleNs -
+                                       frames[a->first]->stamp.sampleNs);
+            Candidate c{v, &t, *a, *b, fromMetersPerSecond(mps, drivers::SpeedUnit::Mph)};
+            inZone.push_back(c);
+            if (std::fabs(c.mph - id.radarSpeedMph) <= calibration_.photoSpeedToleranceMph)
+                matching.push_back(c);
+        }
+    id.vehiclesSeen = static_cast<unsigned>(inZone.size());
+    if (inZone.empty())
+        return refuse(Reason::VehicleNotInView,
+                      "no vehicle entered the photo zone between " +
+                              fmt1(seconds(id.searchedFromNs - d.eventNs)) + " and " +
+                              fmt1(seconds(id.searchedToNs - d.eventNs)) +
+                              " s after the radar measurement");
+    if (matching.size() > 1)
+        return refuse(Reason::IdentityAmbiguous,
+                      std::to_string(matching.size()) +
+                              " vehicles in the photo zone move at the radar's speed");
+    if (matching.empty()) {
+        std::string speeds;
+        bool measured = false;
+        for (const Candidate &c : inZone)
+            if (c.mph >= 0) {
+                speeds += (measured ? ", " : "") + fmt1(c.mph);
+                measured = true;
+            }
+        if (!measured)
+            return refuse(Reason::VehicleNotInView,
+                          "no vehicle could be followed " +
+                                  fmt1(calibration_.speedBShotDistanceM) +
+                                  " m through the photo zone");
+        return refuse(Reason::PhotoSpeedMismatch, "photo speed " + speeds + " mph, radar " +
+                                                          fmt1(id.radarSpeedMph) + " mph");
+    }
+    const Candidate &c = matching.front();
+    id.lane = views_[c.view].lane();
+    id.photoSpeedMph = c.mph;
+    if (othersInZone(c.a.first, c.track) || othersInZone(c.b.first, c.track))
+        return refuse(Reason::IdentityAmbiguous,
+                      "another vehicle is in the photo zone with the one in lane " +
+                              std::to_string(id.lane));
+    id.a = frames[c.a.first];
+    id.b = frames[c.b.first];
+    id.aRearM = c.a.second;
+    id.bRearM = c.b.second;
+    id.aRegion = plateRegion(views_[c.view].band(), c.a.second);
+    id.bRegion = plateRegion(views_[c.view].band(), c.b.second);
+    id.why = "lane " + std::to_string(id.lane) + ": rear at " + fmt1(id.aRearM) + " m, then " +
+             fmt1(id.bRearM) + " m " +
+             fmt1(seconds(id.b->stamp.sampleNs - id.a->stamp.sampleNs)) + " s later: " +
+             fmt1(c.mph) + " mph (radar " + fmt1(id.radarSpeedMph) + " mph)";
+    return id;
+}
+
+} /* namespace stopline::pipeline */
