@@ -170,13 +170,16 @@ function verificationBadges(codes) {
   });
 }
 
+/* Only what applies to the case's type and what the record knows: a speed record has
+ * no lane (0) and a red-light record no posted limit (its speed is the loops' at the line). */
 function dataBar(c) {
   const s = c.signal, sp = c.speed, z = c.school_zone, sc = c.self_check;
-  const red = c.type === 'red_light';
+  const red = c.type === 'red_light', speedCase = c.type === 'school_zone_speed';
+  const lane = c.location.lane > 0 ? 'lane ' + c.location.lane : '';
   const items = [
     ['Time', localTime(c.time_utc)],
     ['Location', c.location.code + ' — ' + c.location.description],
-    ['Approach / lane', (c.location.direction || '—') + ' / lane ' + c.location.lane],
+    lane ? ['Approach / lane', (c.location.direction || '—') + ' / ' + lane] : ['Approach', c.location.direction || '—'],
     ['Code', c.statute.code + ' ' + c.statute.description],
   ];
   if (red) {
@@ -184,9 +187,10 @@ function dataBar(c) {
     items.push(['Measured yellow', fmtS(s.measured_yellow_us) + ' (min ' + fmtS(s.minimum_yellow_us) + ')', s.measured_yellow_us < s.minimum_yellow_us]);
     items.push(['Grace', fmtS(s.grace_us)]);
   }
-  if (sp.unit) items.push(['Speed / limit', sp.corrected.toFixed(1) + ' ' + sp.unit + ' / ' + sp.limit + ' ' + sp.unit]);
-  if (!red) items.push(['Beacon', z.beacon_flashing ? 'flashing' : 'NOT flashing', !z.beacon_flashing]);
-  if (!red) items.push(['School in session', z.school_in_session ? 'yes ' + z.calendar_entry : 'NO', !z.school_in_session]);
+  if (red && sp.loop_speed > 0) items.push(['Speed at the line', sp.loop_speed.toFixed(1) + ' ' + (sp.unit || 'mph')]);
+  if (speedCase && sp.unit) items.push(['Speed / limit', sp.corrected.toFixed(1) + ' ' + sp.unit + ' / ' + (sp.limit > 0 ? sp.limit + ' ' + sp.unit : 'none in record'), !(sp.limit > 0)]);
+  if (speedCase) items.push(['Beacon', z.beacon_flashing ? 'flashing' : 'NOT flashing', !z.beacon_flashing]);
+  if (speedCase) items.push(['School in session', z.school_in_session ? 'yes ' + z.calendar_entry : 'NO', !z.school_in_session]);
   items.push(['Radar self-check', sc.present ? (sc.passed ? 'passed ' : 'FAILED ') + (sc.at_utc || '').slice(0, 16) : 'none in record', sc.present && !sc.passed]);
   items.push(['Clock', c.clock.synchronized ? 'synchronized ±' + (c.clock.maximum_error_us / 1000).toFixed(0) + ' ms' : 'NOT synchronized', !c.clock.synchronized]);
   items.push(['Device / record', c.device_id + ' #' + c.seq]);
@@ -287,11 +291,19 @@ function speedChart(c) {
   if (!pts.length) return h('p', { class: 'muted' }, 'No radar samples in this record.');
   const W = 600, H = 120;
   const t0 = Math.min(...pts.map((p) => p.at.monotonic_ns)), t1 = Math.max(...pts.map((p) => p.at.monotonic_ns)) + 1;
-  const vmax = Math.max(sp.limit + sp.threshold_over, ...pts.map((p) => Math.abs(p.speed))) * 1.15 || 1;
+  /* A limit line only where there is a limit: a red-light record's radar samples are
+   * its stop check, with no posted limit in the record. */
+  const limit = c.type === 'school_zone_speed' && sp.limit > 0 ? sp.limit : 0;
+  const vmax = Math.max(limit + (limit ? sp.threshold_over : 0), ...pts.map((p) => Math.abs(p.speed))) * 1.15 || 1;
   const x = (t) => 30 + (W - 40) * (t - t0) / (t1 - t0), y = (v) => H - 15 - (H - 30) * Math.abs(v) / vmax;
-  return h('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'Radar speed samples, limit ' + sp.limit + ' ' + sp.unit },
-    h('line', { x1: 30, x2: W - 10, y1: y(sp.limit), y2: y(sp.limit), stroke: 'var(--red)', 'stroke-dasharray': '6 4' }),
-    h('text', { x: 32, y: y(sp.limit) - 3, 'font-size': 11, fill: 'var(--red)' }, 'limit ' + sp.limit + ' ' + sp.unit),
+  /* A scale, so a chart without a limit line still reads. */
+  const step = vmax > 60 ? 20 : vmax > 25 ? 10 : 5, grid = [];
+  for (let v = 0; v <= vmax; v += step)
+    grid.push(h('line', { x1: 30, x2: W - 10, y1: y(v), y2: y(v), stroke: v ? '#e3e6eb' : '#999' }),
+      h('text', { x: 26, y: y(v) + 4, 'font-size': 10, 'text-anchor': 'end', fill: 'var(--muted)' }, v));
+  return h('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'Radar speed samples' + (limit ? ', limit ' + limit + ' ' + sp.unit : c.type === 'red_light' ? ' (stop check)' : '') }, grid,
+    limit ? h('line', { x1: 30, x2: W - 10, y1: y(limit), y2: y(limit), stroke: 'var(--red)', 'stroke-dasharray': '6 4' }) : null,
+    limit ? h('text', { x: 32, y: y(limit) - 3, 'font-size': 11, fill: 'var(--red)' }, 'limit ' + limit + ' ' + sp.unit) : null,
     h('polyline', { fill: 'none', stroke: 'var(--accent)', 'stroke-width': 2, points: pts.map((p) => x(p.at.monotonic_ns) + ',' + y(p.speed)).join(' ') }),
     pts.map((p) => h('circle', { cx: x(p.at.monotonic_ns), cy: y(p.speed), r: 2.5, fill: 'var(--accent)' })),
     h('text', { x: 2, y: 12, 'font-size': 11, fill: '#555' }, sp.unit));
@@ -425,7 +437,8 @@ async function showCase(id) {
         h('section', { class: 'panel', 'aria-label': 'Photos' },
           h('div', { class: 'shots' }, shot(f.a, 'A-shot (at the stop line)', 'a-shot'), shot(f.b, 'B-shot (in the intersection)', 'b-shot')),
           h('div', { class: 'platerow' }, h('div', {}, plate, vehiclePanel(c)), clipPlayer(c))),
-        h('section', { class: 'panel charts', 'aria-label': 'Charts' }, h('h2', {}, 'Signal timeline'), timelineChart(c), h('h2', {}, 'Speed'), speedChart(c))),
+        h('section', { class: 'panel charts', 'aria-label': 'Charts' }, h('h2', {}, 'Signal timeline'), timelineChart(c),
+          h('h2', {}, c.type === 'red_light' ? 'Radar (stop check)' : 'Speed'), speedChart(c))),
       h('div', {}, checklistPanel(c, c.mine && !c.decision), decisionPanel(c),
         h('p', { class: 'keyhint' }, 'Record ', c.record_id, ' · hash ', c.record_hash.slice(0, 16), '… · key ', c.key_id))));
   main.focus();
