@@ -316,7 +316,9 @@ json caseJson(const CaseInfo &c, const StoredRecord &stored,
     const SignalTimeline &s = v.signal();
     json changes = json::array();
     for (const PhaseChange &pc : s.changes())
-        changes.push_back({{"phase", phaseName(pc.phase())}, {"at", instantJson(pc.at())}});
+        changes.push_back({{"head", pc.head()},
+                           {"phase", phaseName(pc.phase())},
+                           {"at", instantJson(pc.at())}});
     j["signal"] = {{"head", s.head()},
                    {"changes", changes},
                    {"measured_yellow_us", s.measured_yellow_us()},

@@ -375,9 +375,10 @@ void drawCitation(cairo_t *cr, const CitationDoc &d, CitationLayout *layout)
             {"Violation", d.violationType},
             {"Date and time", d.violationTime},
             {"Location", d.location},
-            {"Approach", d.approach},
-            {"Code", d.statute},
     };
+    if (!d.approach.empty()) /* neither direction nor lane in the record: no row */
+        rows.push_back({"Approach", d.approach});
+    rows.push_back({"Code", d.statute});
     for (const auto &m : d.measurements)
         rows.push_back(m);
     rows.push_back({"Record", d.recordId + "  (SHA-256 " + d.recordHash.substr(0, 16) + "…)"});

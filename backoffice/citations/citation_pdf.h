@@ -34,7 +34,7 @@ struct CitationDoc
     std::string violationType;                 /* "Red light", "School zone speed" */
     std::string violationTime;                 /* local, with zone */
     std::string location;                      /* "BEL-0142 NE 8th St & 112th Ave NE" */
-    std::string approach;                      /* "northbound, lane 2" */
+    std::string approach;                      /* "northbound, lane 2"; no lane if 0 */
     std::string statute;                       /* "RCW 46.61.055 Failure to stop ..." */
     std::vector<std::pair<std::string, std::string>> measurements; /* "Time into red", "1.30 s" */
     std::string plate;                                             /* "ABC123 WA" */

@@ -170,13 +170,16 @@ function verificationBadges(codes) {
   });
 }
 
+/* Only what applies to the case's type and what the record knows: a speed record has
+ * no lane (0) and a red-light record no posted limit (its speed is the loops' at the line). */
 function dataBar(c) {
   const s = c.signal, sp = c.speed, z = c.school_zone, sc = c.self_check;
-  const red = c.type === 'red_light';
+  const red = c.type === 'red_light', speedCase = c.type === 'school_zone_speed';
+  const lane = c.location.lane > 0 ? 'lane ' + c.location.lane : '';
   const items = [
     ['Time', localTime(c.time_utc)],
     ['Location', c.location.code + ' — ' + c.location.description],
-    ['Approach / lane', (c.location.direction || '—') + ' / lane ' + c.location.lane],
+    lane ? ['Approach / lane', (c.location.direction || '—') + ' / ' + lane] : ['Approach', c.location.direction || '—'],
     ['Code', c.statute.code + ' ' + c.statute.description],
   ];
   if (red) {
@@ -184,39 +187,102 @@ function dataBar(c) {
     items.push(['Measured yellow', fmtS(s.measured_yellow_us) + ' (min ' + fmtS(s.minimum_yellow_us) + ')', s.measured_yellow_us < s.minimum_yellow_us]);
     items.push(['Grace', fmtS(s.grace_us)]);
   }
-  if (sp.unit) items.push(['Speed / limit', sp.corrected.toFixed(1) + ' ' + sp.unit + ' / ' + sp.limit + ' ' + sp.unit]);
-  if (!red) items.push(['Beacon', z.beacon_flashing ? 'flashing' : 'NOT flashing', !z.beacon_flashing]);
-  if (!red) items.push(['School in session', z.school_in_session ? 'yes ' + z.calendar_entry : 'NO', !z.school_in_session]);
+  if (red && sp.loop_speed > 0) items.push(['Speed at the line', sp.loop_speed.toFixed(1) + ' ' + (sp.unit || 'mph')]);
+  if (speedCase && sp.unit) items.push(['Speed / limit', sp.corrected.toFixed(1) + ' ' + sp.unit + ' / ' + (sp.limit > 0 ? sp.limit + ' ' + sp.unit : 'none in record'), !(sp.limit > 0)]);
+  if (speedCase) items.push(['Beacon', z.beacon_flashing ? 'flashing' : 'NOT flashing', !z.beacon_flashing]);
+  if (speedCase) items.push(['School in session', z.school_in_session ? 'yes ' + z.calendar_entry : 'NO', !z.school_in_session]);
   items.push(['Radar self-check', sc.present ? (sc.passed ? 'passed ' : 'FAILED ') + (sc.at_utc || '').slice(0, 16) : 'none in record', sc.present && !sc.passed]);
   items.push(['Clock', c.clock.synchronized ? 'synchronized ±' + (c.clock.maximum_error_us / 1000).toFixed(0) + ' ms' : 'NOT synchronized', !c.clock.synchronized]);
   items.push(['Device / record', c.device_id + ' #' + c.seq]);
   return h('dl', { class: 'databar panel', 'aria-label': 'Record data' }, items.map(([k, v, bad]) => h('div', {}, h('dt', {}, k), h('dd', { class: bad ? 'bad' : null }, v))));
 }
 
-/* Signal timeline: phases as coloured bands on the monotonic timeline, A and B marked. */
+/* Signal timeline: one bar per signal head, built only from that head's own phase
+ * changes. The enforced head (signal.head) gets the main bar; each conflicting head in
+ * the record gets its own smaller, labelled row under it, so a cross street's green can
+ * never be read as the enforced head's. The A and B markers stand at the frames'
+ * capture times and cross the enforced bar. Times on the axis are seconds from the
+ * enforced head's red onset. Segments carry data-head, data-phase, data-from-ns and
+ * data-to-ns; markers data-marker and data-t-ns. */
+const phaseColor = { green: 'var(--green)', yellow: 'var(--yellow)', red: 'var(--red)', dark: '#2b2b2b',
+  flashing_red: 'var(--red)', flashing_yellow: 'var(--yellow)', conflict: '#7b2cbf' };
+const phaseLabel = (p) => (p || 'unknown').replace(/_/g, ' ');
+
 function timelineChart(c) {
   const s = c.signal;
-  const W = 600, H = 84;
-  const changes = s.changes.filter((x) => x.at.monotonic_ns);
+  const all = s.changes.filter((x) => x.at.monotonic_ns).slice().sort((p, q) => p.at.monotonic_ns - q.at.monotonic_ns);
+  /* A change without a head name (older records) is taken as the enforced head's. */
+  const own = all.filter((ch) => !ch.head || ch.head === s.head);
+  const others = [];
+  for (const ch of all) if (ch.head && ch.head !== s.head && !others.includes(ch.head)) others.push(ch.head);
   const aT = c.frames.a ? c.frames.a.captured_monotonic_ns : 0, bT = c.frames.b ? c.frames.b.captured_monotonic_ns : 0;
-  if (!changes.length && !s.red_onset.monotonic_ns) return h('p', { class: 'muted' }, 'No signal timeline in this record.');
-  const times = changes.map((x) => x.at.monotonic_ns).concat([aT, bT, s.red_onset.monotonic_ns].filter(Boolean));
-  /* From shortly before the yellow: a long green would squeeze what matters. */
-  const yellow = changes.find((ch) => ch.phase === 'yellow');
-  const t0 = Math.max(Math.min(...times), yellow ? yellow.at.monotonic_ns - 3e9 : -Infinity), t1 = Math.max(...times) + 1e9;
-  const x = (t) => 10 + (W - 20) * (t - t0) / (t1 - t0);
-  const color = { green: 'var(--green)', yellow: 'var(--yellow)', red: 'var(--red)' };
-  const bands = changes.map((ch, i) => {
-    const end = i + 1 < changes.length ? changes[i + 1].at.monotonic_ns : t1;
-    if (end < t0) return null;
-    const start = Math.max(ch.at.monotonic_ns, t0);
-    return h('rect', { x: x(start), y: 14, width: Math.max(1, x(end) - x(start)), height: 22, fill: color[ch.phase] || '#888' }, h('title', {}, ch.phase));
-  });
-  const mark = (t, label, row) => t ? h('g', {}, h('line', { x1: x(t), x2: x(t), y1: 8, y2: 44 + 14 * row, stroke: '#000', 'stroke-width': 2 }),
-    h('text', { x: Math.min(x(t) + 3, W - 80), y: 56 + 14 * row, 'font-size': 12 }, label)) : null;
-  return h('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'Signal timeline: yellow ' + fmtS(s.measured_yellow_us) + ', A-shot ' + fmtS(s.time_into_red_a_us) + ' into red' },
-    bands, mark(aT, 'A ' + fmtS(s.time_into_red_a_us) + ' into red', 0), mark(bT, 'B ' + fmtS(s.time_into_red_b_us), 1),
-    h('text', { x: 10, y: 10, 'font-size': 11, fill: '#555' }, 'signal ' + (s.head || '') + ' (measured yellow ' + fmtS(s.measured_yellow_us) + ')'));
+  const redOnset = s.red_onset.monotonic_ns || 0;
+  if (!own.length && !redOnset) return h('p', { class: 'muted' }, 'No signal timeline in this record.');
+  const times = own.map((x) => x.at.monotonic_ns).concat([aT, bT, redOnset].filter(Boolean));
+  /* From shortly before the yellow that preceded this red: a long green would squeeze
+   * what matters. */
+  const yellows = own.filter((ch) => ch.phase === 'yellow' && (!redOnset || ch.at.monotonic_ns <= redOnset));
+  const yellow = yellows[yellows.length - 1];
+  const t0 = Math.max(Math.min(...times), yellow ? yellow.at.monotonic_ns - 3e9 : -Infinity);
+  const t1 = Math.max(...times, t0 + 1e9) + 1e9;
+  const ref = redOnset || t0;
+  const rel = (t) => { const v = (t - ref) / 1e9; return (v > 0.0005 ? '+' : v < -0.0005 ? '−' : '') + Math.abs(v).toFixed(2) + ' s'; };
+
+  const W = 600, L = 58, R = W - 12;
+  const x = (t) => L + (R - L) * (t - t0) / (t1 - t0);
+  const barY = 24, barH = 26, rowH = 10, rowGap = 7;
+  const rowsTop = barY + barH + 8;
+  const rowsBottom = others.length ? rowsTop + others.length * (rowH + rowGap) - rowGap : barY + barH;
+  const axisY = rowsBottom + 6;
+  const H = axisY + 50;
+
+  /* [from, to) spans of one head's phases inside [t0, t1]. */
+  const segmentsOf = (list) => list.map((ch, i) => {
+    const from = ch.at.monotonic_ns, to = i + 1 < list.length ? list[i + 1].at.monotonic_ns : t1;
+    return { phase: ch.phase, from: Math.max(from, t0), to: Math.min(to, t1), open: i + 1 === list.length, started: from };
+  }).filter((sg) => sg.to > sg.from);
+  const phaseAt = (list, t) => { let p = null; for (const ch of list) if (ch.at.monotonic_ns <= t) p = ch.phase; return p; };
+
+  const row = (head, list, y, height, role) => h('g', { class: 'head-row ' + role, 'data-head': head, 'data-role': role },
+    h('text', { class: 'head-label', x: L - 6, y: y + height / 2 + (role === 'enforced' ? 5 : 3.5), 'text-anchor': 'end',
+      'font-size': role === 'enforced' ? 14 : 10, 'font-weight': role === 'enforced' ? 700 : 400, fill: role === 'enforced' ? 'var(--ink)' : 'var(--muted)' }, head || '?'),
+    h('rect', { class: 'track', x: L, y, width: R - L, height, fill: '#eceef1' }),
+    segmentsOf(list).map((sg) => h('rect', { class: 'phase', x: x(sg.from), y, width: Math.max(1, x(sg.to) - x(sg.from)), height,
+      fill: phaseColor[sg.phase] || '#999', 'fill-opacity': sg.phase.startsWith('flashing') ? 0.5 : role === 'enforced' ? 1 : 0.8,
+      'data-head': head, 'data-phase': sg.phase, 'data-from-ns': sg.from, 'data-to-ns': sg.to, 'data-open-end': sg.open ? 'true' : null },
+    h('title', {}, (head || 'head') + ': ' + phaseLabel(sg.phase) + ' from ' + rel(sg.started) + (sg.open ? '' : ' to ' + rel(sg.to))))));
+
+  const ticks = [];
+  const span = (t1 - t0) / 1e9, step = span > 16 ? 4 : span > 8 ? 2 : 1;
+  for (let k = Math.ceil((t0 - ref) / 1e9 / step) * step; ref + k * 1e9 <= t1; k += step) {
+    const t = ref + k * 1e9;
+    ticks.push(h('line', { x1: x(t), x2: x(t), y1: axisY, y2: axisY + 4, stroke: '#777' }),
+      h('text', { x: x(t), y: axisY + 14, 'font-size': 10, 'text-anchor': 'middle', fill: 'var(--muted)' }, k === 0 ? '0' : (k > 0 ? '+' : '−') + Math.abs(k)));
+  }
+  /* The label beside the foot of its line, on the side with room. */
+  const mark = (key, t, label, n) => t ? h('g', { class: 'marker', 'data-marker': key, 'data-t-ns': t },
+    h('line', { x1: x(t), x2: x(t), y1: barY - 6, y2: axisY + 22 + 15 * n, stroke: '#000', 'stroke-width': 2 }),
+    h('text', { x: x(t) > W / 2 ? x(t) - 5 : x(t) + 5, y: axisY + 31 + 15 * n, 'font-size': 12, 'font-weight': 600,
+      'text-anchor': x(t) > W / 2 ? 'end' : 'start' }, label)) : null;
+
+  const headName = s.head || 'enforced head';
+  const atMark = (t) => { const p = phaseAt(own, t); return p ? headName + ' ' + phaseLabel(p) : 'no phase known'; };
+  const describe = (list) => segmentsOf(list).map((sg) => phaseLabel(sg.phase) + ' from ' + rel(sg.started)).join(', ');
+  const aria = 'Signal timeline, seconds from the red onset. Enforced head ' + headName + ': ' + (describe(own) || 'no changes') +
+    (s.measured_yellow_us ? '; measured yellow ' + fmtS(s.measured_yellow_us) : '') +
+    (aT ? '. A-shot ' + fmtS(s.time_into_red_a_us) + ' into red (' + atMark(aT) + ')' : '') +
+    (bT ? ', B-shot ' + fmtS(s.time_into_red_b_us) + ' into red (' + atMark(bT) + ')' : '') +
+    (others.length ? '. Conflicting ' + (others.length > 1 ? 'heads' : 'head') + ' shown separately: ' +
+      others.map((o) => o + ' ' + (describe(all.filter((ch) => ch.head === o)) || 'no changes in view')).join('; ') : '') + '.';
+
+  return h('svg', { id: 'signal-timeline', viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': aria, 'data-t0-ns': t0, 'data-t1-ns': t1 },
+    h('text', { x: L, y: 13, 'font-size': 11, fill: '#555' }, 'signal head ' + headName + ' (enforced): measured yellow ' + fmtS(s.measured_yellow_us) +
+      (s.measured_all_red_us ? ', all-red ' + fmtS(s.measured_all_red_us) : '') + (others.length ? ' · under it: the conflicting ' + (others.length > 1 ? 'heads' : 'head') : '')),
+    row(s.head, own, barY, barH, 'enforced'),
+    others.map((o, i) => row(o, all.filter((ch) => ch.head === o), rowsTop + i * (rowH + rowGap), rowH, 'conflicting')),
+    h('line', { x1: L, x2: R, y1: axisY, y2: axisY, stroke: '#777' }), ticks,
+    h('text', { x: L, y: axisY + 27, 'font-size': 10, fill: 'var(--muted)' }, redOnset ? 'seconds from ' + headName + "'s red onset" : 'seconds'),
+    mark('a', aT, 'A ' + fmtS(s.time_into_red_a_us) + ' into red', 0), mark('b', bT, 'B ' + fmtS(s.time_into_red_b_us) + ' into red', 1));
 }
 
 function speedChart(c) {
@@ -225,11 +291,19 @@ function speedChart(c) {
   if (!pts.length) return h('p', { class: 'muted' }, 'No radar samples in this record.');
   const W = 600, H = 120;
   const t0 = Math.min(...pts.map((p) => p.at.monotonic_ns)), t1 = Math.max(...pts.map((p) => p.at.monotonic_ns)) + 1;
-  const vmax = Math.max(sp.limit + sp.threshold_over, ...pts.map((p) => Math.abs(p.speed))) * 1.15 || 1;
+  /* A limit line only where there is a limit: a red-light record's radar samples are
+   * its stop check, with no posted limit in the record. */
+  const limit = c.type === 'school_zone_speed' && sp.limit > 0 ? sp.limit : 0;
+  const vmax = Math.max(limit + (limit ? sp.threshold_over : 0), ...pts.map((p) => Math.abs(p.speed))) * 1.15 || 1;
   const x = (t) => 30 + (W - 40) * (t - t0) / (t1 - t0), y = (v) => H - 15 - (H - 30) * Math.abs(v) / vmax;
-  return h('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'Radar speed samples, limit ' + sp.limit + ' ' + sp.unit },
-    h('line', { x1: 30, x2: W - 10, y1: y(sp.limit), y2: y(sp.limit), stroke: 'var(--red)', 'stroke-dasharray': '6 4' }),
-    h('text', { x: 32, y: y(sp.limit) - 3, 'font-size': 11, fill: 'var(--red)' }, 'limit ' + sp.limit + ' ' + sp.unit),
+  /* A scale, so a chart without a limit line still reads. */
+  const step = vmax > 60 ? 20 : vmax > 25 ? 10 : 5, grid = [];
+  for (let v = 0; v <= vmax; v += step)
+    grid.push(h('line', { x1: 30, x2: W - 10, y1: y(v), y2: y(v), stroke: v ? '#e3e6eb' : '#999' }),
+      h('text', { x: 26, y: y(v) + 4, 'font-size': 10, 'text-anchor': 'end', fill: 'var(--muted)' }, v));
+  return h('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'Radar speed samples' + (limit ? ', limit ' + limit + ' ' + sp.unit : c.type === 'red_light' ? ' (stop check)' : '') }, grid,
+    limit ? h('line', { x1: 30, x2: W - 10, y1: y(limit), y2: y(limit), stroke: 'var(--red)', 'stroke-dasharray': '6 4' }) : null,
+    limit ? h('text', { x: 32, y: y(limit) - 3, 'font-size': 11, fill: 'var(--red)' }, 'limit ' + limit + ' ' + sp.unit) : null,
     h('polyline', { fill: 'none', stroke: 'var(--accent)', 'stroke-width': 2, points: pts.map((p) => x(p.at.monotonic_ns) + ',' + y(p.speed)).join(' ') }),
     pts.map((p) => h('circle', { cx: x(p.at.monotonic_ns), cy: y(p.speed), r: 2.5, fill: 'var(--accent)' })),
     h('text', { x: 2, y: 12, 'font-size': 11, fill: '#555' }, sp.unit));
@@ -363,7 +437,8 @@ async function showCase(id) {
         h('section', { class: 'panel', 'aria-label': 'Photos' },
           h('div', { class: 'shots' }, shot(f.a, 'A-shot (at the stop line)', 'a-shot'), shot(f.b, 'B-shot (in the intersection)', 'b-shot')),
           h('div', { class: 'platerow' }, h('div', {}, plate, vehiclePanel(c)), clipPlayer(c))),
-        h('section', { class: 'panel charts', 'aria-label': 'Charts' }, h('h2', {}, 'Signal timeline'), timelineChart(c), h('h2', {}, 'Speed'), speedChart(c))),
+        h('section', { class: 'panel charts', 'aria-label': 'Charts' }, h('h2', {}, 'Signal timeline'), timelineChart(c),
+          h('h2', {}, c.type === 'red_light' ? 'Radar (stop check)' : 'Speed'), speedChart(c))),
       h('div', {}, checklistPanel(c, c.mine && !c.decision), decisionPanel(c),
         h('p', { class: 'keyhint' }, 'Record ', c.record_id, ' · hash ', c.record_hash.slice(0, 16), '… · key ', c.key_id))));
   main.focus();

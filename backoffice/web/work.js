@@ -152,9 +152,10 @@ async function showFile(id) {
       f ? h('span', { class: 'badge', id: 'file-stage' }, typeName(f.stage)) : null, f ? h('span', { class: 'badge' }, typeName(f.outcome)) : null,
       h('span', { class: 'noprint spacer' }), h('a', { class: 'noprint', href: '/api/v1/cases/' + k.id + '/court-packet', id: 'court-packet' }, 'Court packet (ZIP)'),
       h('button', { class: 'noprint', onclick: () => window.print() }, 'Print')),
-    h('dl', { class: 'databar panel' }, [['Violation', k.event_local], ['Location', k.location], ['Lane', k.lane], ['Code', k.statute],
+    /* The lane only when the record knows it (speed records have none: 0). */
+    h('dl', { class: 'databar panel' }, [['Violation', k.event_local], ['Location', k.location], k.lane > 0 ? ['Lane', k.lane] : null, ['Code', k.statute],
       ['Decision', k.decision ? k.decision + (k.reason ? ' (' + typeName(k.reason) + ')' : '') + ' by ' + k.decided_by : 'not decided'],
-      ['Record', k.device_id + ' #' + k.seq]].map(([a, b]) => h('div', {}, h('dt', {}, a), h('dd', {}, b)))));
+      ['Record', k.device_id + ' #' + k.seq]].filter(Boolean).map(([a, b]) => h('div', {}, h('dt', {}, a), h('dd', {}, b)))));
   const left = h('div', {});
   const right = h('div', {});
   main.append(h('div', { class: 'caselayout' }, left, right));

@@ -107,8 +107,11 @@ CitationDoc CaseWork::citationDoc(const CitationRow &row)
             red ? "Red light: failure to stop at a steady red signal" : "School zone speed";
     d.violationTime = localDateTime(c->eventUtcNs ? c->eventUtcNs : c->createdNs);
     d.location = vio.location().code() + "  " + vio.location().description();
-    d.approach = std::string(directionName(vio.location().direction())) + ", lane " +
-                 std::to_string(vio.location().lane());
+    /* Lane only when the record knows it: speed records carry none (lane 0). */
+    d.approach = directionName(vio.location().direction());
+    if (vio.location().lane() > 0)
+        d.approach +=
+                (d.approach.empty() ? "lane " : ", lane ") + std::to_string(vio.location().lane());
     d.statute = vio.statute_code() + "  " + vio.statute_description();
     if (red) {
         const evidence::SignalTimeline &s = vio.signal();

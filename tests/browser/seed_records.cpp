@@ -1,7 +1,13 @@
 /* stopline-backoffice-seed: makes realistic sealed violations with real JPEG images
  * (a rendered road, stop line, signal head and a car with a legible plate; OpenCV
  * imgcodecs) and uploads them to a running back-office, so "the frames render" in the
- * browser test means something. Red-light and school-zone cases alternate. */
+ * browser test means something. Red-light and school-zone cases alternate.
+ *
+ * The records carry what the pipeline's evidence builder writes for their type:
+ * a red-light record has the enforced head NB-1 and the conflicting head EB-1 in its
+ * SignalTimeline (EB-1 turns green after a 1.0 s all-red, before the A-shot at about
+ * 1.5 s into red; the B-shot follows 1.0 s later), a lane, the loop speed at the line
+ * and no posted limit; a school-zone record has no lane (0) and no signal timeline. */
 
 #include <chrono>
 #include <cmath>
@@ -97,7 +103,7 @@ Record violation(uint64_t index, int64_t utc, int64_t mono)
     r.set_calibration_id("cal-seed-1");
     Violation *v = r.mutable_violation();
     bool red = index % 3 != 0;
-    uint32_t lane = 1 + index % 3;
+    uint32_t lane = 1 + index % 3; /* where the car is drawn; recorded for red light only */
     char plate[16];
     std::snprintf(plate, sizeof(plate), "%s%03llu", red ? "ABC" : "SZN",
                   static_cast<unsigned long long>(index));
@@ -109,33 +115,41 @@ Record violation(uint64_t index, int64_t utc, int64_t mono)
     loc->set_code(red ? "BEL-0142" : "BEL-S007");
     loc->set_description(red ? "NE 8th St & 112th Ave NE" : "Lake Hills Blvd, Sunset Elementary");
     loc->set_direction(NORTHBOUND);
-    loc->set_lane(lane);
+    if (red)
+        loc->set_lane(lane);
     instant(v->mutable_event(), utc, mono);
 
-    /* Signal: green, 4.0 s yellow, red 1.3 s before the A-shot. */
+    /* Signal (red light): NB-1 green, 4.0 s yellow, red about 1.5 s before the A-shot;
+     * the conflicting EB-1, red since before NB-1's green, turns green after a 1.0 s
+     * all-red, i.e. before the A-shot. Oldest change first, as the pipeline writes. */
     const int64_t s = 1'000'000'000;
-    int64_t redOnset = mono - 1'300'000'000 - static_cast<int64_t>(index) * 10'000'000;
-    SignalTimeline *sig = v->mutable_signal();
-    sig->set_head("NB-1");
-    struct
-    {
-        Phase phase;
-        int64_t at;
-    } phases[] = {{PHASE_GREEN, redOnset - 24 * s},
-                  {PHASE_YELLOW, redOnset - 4 * s},
-                  {PHASE_RED, redOnset}};
-    for (auto &p : phases) {
-        PhaseChange *pc = sig->add_changes();
-        pc->set_head("NB-1");
-        pc->set_phase(p.phase);
-        instant(pc->mutable_at(), utc - (mono - p.at), p.at);
-    }
+    const int64_t bAfterA = 1'000'000'000;
+    int64_t redOnset = mono - 1'500'000'000 - static_cast<int64_t>(index) * 10'000'000;
     if (red) {
+        SignalTimeline *sig = v->mutable_signal();
+        sig->set_head("NB-1");
+        struct
+        {
+            const char *head;
+            Phase phase;
+            int64_t at;
+        } phases[] = {{"EB-1", PHASE_RED, redOnset - 26 * s},
+                      {"NB-1", PHASE_GREEN, redOnset - 24 * s},
+                      {"NB-1", PHASE_YELLOW, redOnset - 4 * s},
+                      {"NB-1", PHASE_RED, redOnset},
+                      {"EB-1", PHASE_GREEN, redOnset + 1 * s}};
+        for (auto &p : phases) {
+            PhaseChange *pc = sig->add_changes();
+            pc->set_head(p.head);
+            pc->set_phase(p.phase);
+            instant(pc->mutable_at(), utc - (mono - p.at), p.at);
+        }
         sig->set_measured_yellow_us(4'000'000);
         sig->set_minimum_yellow_us(3'500'000);
+        sig->set_measured_all_red_us(1'000'000);
         instant(sig->mutable_red_onset(), utc - (mono - redOnset), redOnset);
         sig->set_time_into_red_a_us((mono - redOnset) / 1000);
-        sig->set_time_into_red_b_us((mono + 1'200'000'000 - redOnset) / 1000);
+        sig->set_time_into_red_b_us((mono + bAfterA - redOnset) / 1000);
         sig->set_grace_us(200'000);
     }
     SpeedMeasurement *sp = v->mutable_speed();
@@ -150,8 +164,12 @@ Record violation(uint64_t index, int64_t utc, int64_t mono)
     }
     sp->set_measured_speed(speed * std::cos(12 * M_PI / 180));
     sp->set_corrected_speed(speed);
-    sp->set_posted_limit(red ? 35 : 20);
-    sp->set_threshold_over(red ? 0 : 4);
+    if (red) { /* the loop pair's speed at the line; no posted limit in a red-light record */
+        sp->set_loop_speed(speed);
+    } else {
+        sp->set_posted_limit(20);
+        sp->set_threshold_over(4);
+    }
     sp->set_spread(0.6);
     sp->set_targets_in_beam(1);
     if (!red) {
@@ -175,7 +193,7 @@ Record violation(uint64_t index, int64_t utc, int64_t mono)
     cv::Scalar lamp = red ? cv::Scalar(40, 40, 230) : cv::Scalar(40, 200, 60);
     cv::Mat a = scene(215, plate, lamp, lane), b = scene(40, plate, lamp, lane);
     Frame *aShot = addFrame(v, FRAME_A_SHOT, a, utc, mono, 1000 + index * 100);
-    addFrame(v, FRAME_B_SHOT, b, utc + 1'200'000'000, mono + 1'200'000'000, 1036 + index * 100);
+    addFrame(v, FRAME_B_SHOT, b, utc + bAfterA, mono + bAfterA, 1030 + index * 100);
     for (int i = 0; i < 8; ++i) {
         int y = 230 - i * 26;
         addFrame(v, FRAME_CLIP, scene(y, plate, lamp, lane), utc + i * 200'000'000LL,
