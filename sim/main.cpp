@@ -94,6 +94,38 @@ bool writeSnapshots(const World &world, const std::vector<std::string> &specs)
     return true;
 }
 
+/* --calibration: what an installer would mark in a snapshot of this camera, as the
+ * daemon's [camera.calibration] section. */
+bool printCalibration(const World &world)
+{
+    const Scenario &sc = world.scenario();
+    if (!sc.camera) {
+        logLine("--calibration: the scenario has no [camera]");
+        return false;
+    }
+    Renderer renderer(sc, *sc.camera);
+    const Json g = renderer.geometry();
+    std::printf("# Marked in a snapshot of stopline-sim %s (camera %s)\n", sc.source.c_str(),
+                sc.camera->id.c_str());
+    std::printf("[camera.calibration]\nid = \"%s-%s\"\nwidth = %d\nheight = %d\n",
+                sc.camera->id.c_str(), sc.name.c_str(), sc.camera->width, sc.camera->height);
+    if (g["plate_zone_m"].is_array()) {
+        const double from = g["plate_zone_m"][0].get<double>(), to = g["plate_zone_m"][1].get<double>();
+        std::printf("red_light_zone_from_m = %.1f\nred_light_zone_to_m = %.1f\n", from, to);
+        std::printf("speed_zone_from_m = %.1f\nspeed_zone_to_m = %.1f\n", from, to);
+    }
+    for (const Json &m : g["marks"])
+        std::printf("\n[[camera.calibration.points]]\nalong_m = %.2f\nacross_m = %.2f\nx = "
+                    "%.0f\ny = %.0f\n",
+                    m[0].get<double>(), m[1].get<double>(), m[2].get<double>(),
+                    m[3].get<double>());
+    for (const Json &l : g["lane_bands"])
+        std::printf("\n[[camera.calibration.lanes]]\nlane = %u\nfrom_m = %.2f\nto_m = %.2f\n",
+                    l["lane"].get<unsigned>(), l["from_m"].get<double>(),
+                    l["to_m"].get<double>());
+    return true;
+}
+
 } /* namespace */
 
 int main(int argc, char **argv)
@@ -134,6 +166,10 @@ int main(int argc, char **argv)
     std::vector<std::string> snapshots;
     app.add_option("--snapshot", snapshots,
                    "render the camera at SECONDS into FILE (PNG) and exit; repeatable");
+    bool calibration = false;
+    app.add_flag("--calibration", calibration,
+                 "print the camera calibration an installer would mark (stoplined.toml's "
+                 "[camera.calibration]) and exit");
     app.add_flag("-v,--verbose", verbose, "log client connections and wire details");
     CLI11_PARSE(app, argc, argv);
     verboseLogging() = verbose;
@@ -145,6 +181,8 @@ int main(int argc, char **argv)
             logLine("warning: " + w);
         if (!snapshots.empty())
             return writeSnapshots(world, snapshots) ? kExitOk : kExitRuntime;
+        if (calibration)
+            return printCalibration(world) ? kExitOk : kExitRuntime;
         if (check) {
             printPlan(world);
             return kExitOk;

@@ -511,8 +511,60 @@ Json Renderer::geometry() const
                                              Json::array({std::round(b->x), std::round(b->y)})});
         lanes.push_back(l);
     }
+    /* What an installer marks in a snapshot to calibrate the camera: painted features
+     * whose road position is known, where they land in the image (to the pixel, as
+     * clicked), and the lanes' bands across the road. */
+    const double w = approach_.laneWidthM;
+    std::vector<std::pair<double, double>> features;
+    for (std::size_t k = 0; k <= approach_.lanes.size(); ++k)
+        features.push_back({0.0, k * w});
+    for (const auto &lane : approach_.lanes) {
+        const double yc = (lane.number - 0.5) * w;
+        for (int exit = 0; exit < 2; ++exit) {
+            const auto &loop = exit ? lane.exitLoop : lane.entryLoop;
+            if (!loop)
+                continue;
+            const double x0 = exit ? loop->distanceM : -loop->distanceM - loop->lengthM;
+            for (double x : {x0, x0 + loop->lengthM})
+                for (double y : {yc - 0.9, yc + 0.9})
+                    features.push_back({x, y});
+        }
+    }
+    Json marks = Json::array(), bands = Json::array();
+    for (const auto &[x, y] : features) {
+        auto px = camera_.project({x, y, 0});
+        if (px && px->x >= 4 && px->y >= 4 && px->x <= camera_.width() - 5 &&
+            px->y <= camera_.height() - 5)
+            marks.push_back(Json::array({x, y, std::round(px->x), std::round(px->y)}));
+    }
+    for (const auto &lane : approach_.lanes)
+        bands.push_back(Json{{"lane", lane.number},
+                             {"from_m", (lane.number - 1) * w},
+                             {"to_m", lane.number * w}});
+    /* Where a rear plate in the lanes' middle is whole in the frame and at least 28 px
+     * wide: the photo zone an installer would choose from the snapshot. */
+    std::optional<double> zoneFrom, zoneTo;
+    for (double x = -40; x <= 80; x += 0.5) {
+        bool readable = true;
+        for (const auto &lane : approach_.lanes) {
+            const double yc = (lane.number - 0.5) * w;
+            auto l = camera_.project({x, yc + kPlateW / 2, 0.4}),
+                 r = camera_.project({x, yc - kPlateW / 2, 0.6});
+            readable = readable && l && r && l->x >= 0 && r->x < camera_.width() && l->y >= 0 &&
+                       r->y >= 0 && l->y < camera_.height() && r->y < camera_.height() &&
+                       std::fabs(r->x - l->x) >= 28;
+        }
+        if (readable) {
+            if (!zoneFrom)
+                zoneFrom = x;
+            zoneTo = x;
+        }
+    }
     WorldPoint p = camera_.position();
     return Json{{"approach", approach_.name},
+                {"marks", marks},
+                {"lane_bands", bands},
+                {"plate_zone_m", zoneFrom ? Json::array({*zoneFrom, *zoneTo}) : Json()},
                 {"width", camera_.width()},
                 {"height", camera_.height()},
                 {"focal_px", camera_.focalPx()},

@@ -26,6 +26,8 @@ const char kHelp[] = "commands:\r\n"
                      "  calibrate stop-line LANE M  stop line, metres past the entry loop\r\n"
                      "  calibrate loop-spacing LANE M\r\n"
                      "  calibrate radar-angle DEG   beam angle to the direction of travel\r\n"
+                     "  calibrate camera ...        mark road points in a snapshot (calibrate camera"
+                     " help)\r\n"
                      "  selftest radar              run the radar self-check now\r\n"
                      "  forktest MPH                tuning-fork test against a fork of MPH\r\n"
                      "  snapshot                    capture a frame and report its details\r\n"
@@ -268,7 +270,7 @@ void Console::command(const std::string &text, Nanos now)
     } else if (cmd == "calibrate") {
         if (w.size() < 3) {
             print("usage: calibrate stop-line|loop-spacing LANE METRES | calibrate radar-angle "
-                  "DEGREES\r\n");
+                  "DEGREES | calibrate camera point|lane|zone|show|clear|apply ...\r\n");
         } else {
             host_->calibrate(w[1], std::vector<std::string>(w.begin() + 2, w.end()), user_,
                              async());

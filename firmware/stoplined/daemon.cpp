@@ -15,6 +15,7 @@
 
 #include "evidence/crypto.h"
 #include "evidence/version.h"
+#include "firmware/stoplined/camera_calibration_config.h"
 #include "hal/error.h"
 #include "pipeline/evidence/evidence_builder.h"
 
@@ -302,6 +303,7 @@ void Daemon::openDevices()
             [this](const pipeline::Decision &d, const pipeline::EvidenceAssembler::Result &r) {
                 onCaptured(d, r);
             });
+    applyCameraCalibration(c.camera.calibration);
     rules_ = makeRules(c);
 
     /* GPIO: signal heads, loops, beacons. */
@@ -372,8 +374,10 @@ void Daemon::openDevices()
 
     /* Camera: frames straight into the ring from the capture thread. */
     hal::CameraConfig cc = cameraConfig(c);
+    /* Besides the ring: snapshots hold every frame of their search spans (up to 3 s for
+     * red light, 6 s for speed) until the verdict, and the clips. */
     if (cc.buffers == 0)
-        cc.buffers = static_cast<unsigned>(ring_->frameCap() + 80);
+        cc.buffers = static_cast<unsigned>(ring_->frameCap() + 80 + std::ceil(9 * c.camera.fps));
     camera_ = hal::openCamera(cc, &clock_);
     log_->info("camera: " + camera_->id() + " " + std::to_string(camera_->width()) + "x" +
                std::to_string(camera_->height()) + " " + hal::pixelFormatName(camera_->format()) +
@@ -828,10 +832,33 @@ void Daemon::armConsoleTick()
     });
 }
 
+void Daemon::applyCameraCalibration(const pipeline::CameraCalibration &calibration)
+{
+    if (calibration.points.empty()) {
+        calibrationProblem_ = "no [camera.calibration] points: mark them with `calibrate camera` "
+                              "on the console";
+        assembler_->setBinder(nullptr);
+        log_->warning("camera: " + calibrationProblem_ + "; enforcement stays suspended");
+        return;
+    }
+    try {
+        auto binder = std::make_shared<const pipeline::VehicleBinder>(calibration);
+        log_->info("camera calibration " +
+                   pipeline::describeCalibration(calibration, binder->homography()));
+        assembler_->setBinder(std::move(binder));
+        calibrationProblem_.clear();
+    } catch (const std::exception &e) {
+        calibrationProblem_ = e.what();
+        assembler_->setBinder(nullptr);
+        log_->error("camera calibration unusable: " + calibrationProblem_);
+    }
+}
+
 void Daemon::checkHealth()
 {
     HealthInputs in;
     in.now = monotonicNow();
+    in.calibrationProblem = calibrationProblem_;
     for (const auto &[k, detail] : signalFaults_)
         in.signalFaults.push_back(detail);
     in.gpioError = gpioError_;
@@ -1043,9 +1070,9 @@ void Daemon::adopt(std::unique_ptr<LoadedConfig> next, const std::string &why)
         log_->info(why + ": configuration unchanged");
         return;
     }
-    static const std::vector<std::string> live{"log.",         "clock.", "red_light.",
-                                               "school_zone.", "site.",  "camera.stall_ms",
-                                               "loops.lanes"};
+    static const std::vector<std::string> live{
+            "log.",  "clock.",          "red_light.",  "school_zone.",
+            "site.", "camera.stall_ms", "loops.lanes", "camera.calibration"};
     std::vector<std::string> restart;
     std::string list;
     for (const std::string &k : changed) {
@@ -1081,6 +1108,7 @@ void Daemon::adopt(std::unique_ptr<LoadedConfig> next, const std::string &why)
     configHash_ = configHash(newText);
     loaded_ = std::move(next);
     assembler_->setSite(siteIdentity(loaded_->config, configHash_));
+    applyCameraCalibration(loaded_->config.camera.calibration);
     if (rulesLive) {
         pendingRules_ = loaded_->config;
         rebuildRulesWhenIdle();
@@ -1298,9 +1326,93 @@ std::optional<std::string> Daemon::setConfig(const std::string &key, const std::
     return std::nullopt;
 }
 
+void Daemon::calibrateCamera(const std::vector<std::string> &args, const std::string &technician,
+                             Done done)
+{
+    const pipeline::CameraCalibration &current = loaded_->config.camera.calibration;
+    if (!cameraDraft_) {
+        pipeline::CameraCalibration base = current;
+        base.width = static_cast<unsigned>(camera_ ? camera_->width() : loaded_->config.camera.width);
+        base.height =
+                static_cast<unsigned>(camera_ ? camera_->height() : loaded_->config.camera.height);
+        if (base.lanes.empty())
+            for (const DaemonConfig::LoopLane &l : loaded_->config.loops.lanes)
+                base.lanes.push_back({static_cast<unsigned>(l.lane), (l.lane - 1) * 3.6,
+                                      l.lane * 3.6});
+        cameraDraft_ = std::make_unique<CameraCalibrationDraft>(base);
+    }
+    CameraCalibrationDraft::Reply reply = cameraDraft_->command(args);
+    if (!reply.apply) {
+        done(reply.text);
+        return;
+    }
+    pipeline::CameraCalibration next = cameraDraft_->draft();
+    std::time_t now = std::time(nullptr);
+    tm t;
+    gmtime_r(&now, &t);
+    char id[40];
+    std::strftime(id, sizeof id, "camcal-%Y%m%dT%H%M%SZ", &t);
+    next.cameraId = id;
+    const std::string text = cameraCalibrationToml(next);
+    LayerOverrides layers;
+    layers.cameraCalibrationText = text;
+    LoadResult r = loadConfig(loaded_->mainFile, layers);
+    if (!r.errors.empty()) {
+        done("not applied: " + keyedMessage(r.errors.front()));
+        return;
+    }
+    pipeline::CalibrationChangeInfo change;
+    change.technician = technician;
+    change.key = "camera.calibration";
+    const pipeline::RoadHomography fitted = pipeline::RoadHomography::fit(next.points);
+    change.oldValue = current.points.empty()
+                              ? "uncalibrated"
+                              : pipeline::describeCalibration(
+                                        current, pipeline::RoadHomography::fit(current.points, 1e9));
+    change.newValue = pipeline::describeCalibration(next, fitted);
+    change.newCalibrationId = loaded_->config.site.calibrationId;
+    /* The picture the points were marked in, so a court can check the marks. */
+    const fs::path snapshot =
+            fs::path(loaded_->config.device.stateDir) / "snapshots" / "snapshot-latest.jpg";
+    std::error_code ec;
+    if (fs::exists(snapshot, ec)) {
+        std::ifstream in(snapshot, std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        change.note = "marked in snapshot-latest.jpg sha256 " + evidence::toHex(evidence::sha256(bytes));
+    } else {
+        change.note = "marked without a saved snapshot";
+    }
+    change.note += "; TOML:\n" + text;
+    evidence::Record record =
+            pipeline::buildCalibrationRecord(change, assembler_->site(), captureContext());
+    auto loaded = std::make_shared<std::unique_ptr<LoadedConfig>>(std::move(r.loaded));
+    sealEssential(std::move(record), [this, text, change, loaded, technician,
+                                      done](pipeline::Sealer::Result res) {
+        if (!res.ok()) {
+            done("error: calibration not recorded, nothing changed: " + res.error);
+            return;
+        }
+        if (auto err = pipeline::writeFileDurably(loaded_->config.device.stateDir,
+                                                  loaded_->cameraCalibrationFile, text)) {
+            done("error: recorded as seq " + std::to_string(res.sealed->seq) +
+                 " but not saved: " + *err);
+            return;
+        }
+        securityLog("calibration camera.calibration by '" + technician + "': " + change.newValue);
+        cameraDraft_.reset();
+        adopt(std::move(*loaded), "camera calibration by '" + technician + "'");
+        done("camera calibrated: " + change.newValue + "; sealed as record seq " +
+             std::to_string(res.sealed->seq));
+    });
+}
+
 void Daemon::calibrate(const std::string &what, const std::vector<std::string> &args,
                        const std::string &technician, Done done)
 {
+    if (what == "camera") {
+        calibrateCamera(args, technician, std::move(done));
+        return;
+    }
     const DaemonConfig &c = loaded_->config;
     Calibration cal;
     if (auto errors = readCalibration(loaded_->calibrationFile, &cal); !errors.empty()) {
@@ -1362,7 +1474,7 @@ void Daemon::calibrate(const std::string &what, const std::vector<std::string> &
             laneEntry(lane->approach, lane->lane).loopSpacingM = v;
         }
     } else {
-        done("unknown calibration '" + what + "': stop-line, loop-spacing or radar-angle");
+        done("unknown calibration '" + what + "': stop-line, loop-spacing, radar-angle or camera");
         return;
     }
     change.newValue = fixed(v, 3);

@@ -24,6 +24,7 @@
 #include "evidence/keys.h"
 #include "evidence/seal.h"
 #include "firmware/console/console.h"
+#include "firmware/stoplined/camera_calibration_draft.h"
 #include "firmware/stoplined/daemon_config.h"
 #include "firmware/stoplined/health.h"
 #include "firmware/stoplined/log.h"
@@ -83,6 +84,11 @@ private:
     /* start-up */
     void openState();
     void openDevices();
+    /* Binds records' photographs through this calibration from now on, or suspends
+     * enforcement (health: calibration) when it is missing or unusable. */
+    void applyCameraCalibration(const pipeline::CameraCalibration &calibration);
+    void calibrateCamera(const std::vector<std::string> &args, const std::string &technician,
+                         Done done);
     void startUploader();
     void startConsole();
     void openConsolePort();
@@ -169,6 +175,8 @@ private:
     std::atomic<std::uint64_t> frames_{0};
     std::atomic<bool> cameraStopped_{false};
     std::string cameraError_;
+    std::string calibrationProblem_; /* empty: photographs can be bound to vehicles */
+    std::unique_ptr<CameraCalibrationDraft> cameraDraft_; /* `calibrate camera` in progress */
     Nanos cameraStartNs_ = 0;
     double fps_ = 0;
     std::uint64_t fpsFrames_ = 0;

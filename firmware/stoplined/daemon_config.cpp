@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "firmware/console/password.h"
+#include "firmware/stoplined/camera_calibration_config.h"
 
 namespace fs = std::filesystem;
 
@@ -222,6 +223,7 @@ ConfigSchema daemonSchema(DaemonConfig *c)
     s.addUnsigned("camera.buffers", &c->camera.buffers, 0, 4096);
     s.addDouble("camera.stall_ms", &c->camera.stallMs, 50, 600000);
     s.addDouble("camera.pre_trigger_s", &c->camera.preTriggerS, 0.5, 30);
+    addCameraCalibration(s, &c->camera.calibration);
 
     s.addBool("red_light.enabled", &c->redLight.enabled);
     s.addDouble("red_light.grace_s", &c->redLight.graceS, 0, 1.0);
@@ -272,6 +274,9 @@ ConfigSchema daemonSchema(DaemonConfig *c)
     s.addStringList("school_zone.windows", &c->schoolZone.windows);
     s.addStringList("school_zone.school_weekdays", &c->schoolZone.schoolWeekdays);
     s.addDouble("school_zone.b_shot_delay_s", &c->schoolZone.bShotDelayS, 0.1, 5);
+    s.addDouble("school_zone.beam_far_m", &c->schoolZone.beamFarM, -500, 500,
+                "far end of the radar's measuring stretch, metres along from the stop line");
+    s.addDouble("school_zone.beam_near_m", &c->schoolZone.beamNearM, -500, 500);
     s.addDouble("school_zone.clip_before_s", &c->schoolZone.clipBeforeS, 0, 10);
     s.addDouble("school_zone.clip_after_s", &c->schoolZone.clipAfterS, 0, 10);
     s.addTableArray("school_zone.sessions", [c](std::size_t) {
@@ -441,6 +446,11 @@ void checkWhole(const DaemonConfig &c, const toml::table &doc, const std::string
             }
         }
     }
+    for (const std::string &problem :
+         cameraCalibrationProblems(c.camera.calibration, c.camera.width, c.camera.height)) {
+        const std::size_t colon = problem.find(':');
+        err(problem.substr(0, colon), problem.substr(colon + 2));
+    }
     if (c.schoolZone.enabled) {
         if (!c.radar.enabled)
             err("school_zone.enabled", "school-zone enforcement needs the radar (radar.enabled)");
@@ -572,6 +582,25 @@ LoadResult loadConfig(const std::string &path, const LayerOverrides &layers)
         result.errors.insert(result.errors.end(), calErrors.begin(), calErrors.end());
         if (calErrors.empty())
             applyCalibration(cal, &c);
+        loaded->cameraCalibrationFile =
+                (fs::path(c.device.stateDir) / "camera_calibration.toml").string();
+        if (layers.cameraCalibrationText || fs::exists(loaded->cameraCalibrationFile)) {
+            const std::string &file = loaded->cameraCalibrationFile;
+            try {
+                toml::table t = layers.cameraCalibrationText
+                                        ? toml::parse(*layers.cameraCalibrationText,
+                                                      std::string_view(file))
+                                        : toml::parse_file(file);
+                c.camera.calibration = {};
+                ConfigSchema only;
+                addCameraCalibration(only, &c.camera.calibration);
+                std::vector<ConfigError> errors = only.apply(t, file);
+                result.errors.insert(result.errors.end(), errors.begin(), errors.end());
+            } catch (const toml::parse_error &e) {
+                result.errors.push_back({file, static_cast<int>(e.source().begin.line), "",
+                                         "TOML syntax error: " + std::string(e.description())});
+            }
+        }
     }
     std::vector<ConfigError> missing = loaded->schema.missingRequired(path);
     result.errors.insert(result.errors.end(), missing.begin(), missing.end());
@@ -833,6 +862,8 @@ pipeline::RedLightConfig redLightConfig(const DaemonConfig &c)
     /* No decision before the decoder could have recognised a fault begun at the crossing. */
     r.signalSettleNs = drivers::faultRecognitionLatency(phaseDecoderConfig(c));
     r.capture = timing(x.bShotDelayS, x.clipBeforeS, x.clipAfterS);
+    /* A long car's 6.5 m plus where the calibration takes the B-shot. */
+    r.capture.searchTravelM = 6.5 + c.camera.calibration.bShotRearPastLineM;
     for (const auto &h : c.signal.heads)
         r.heads.push_back({h.name, h.conflicting});
     for (const auto &l : x.lanes) {
@@ -879,6 +910,12 @@ pipeline::SchoolZoneConfig schoolZoneConfig(const DaemonConfig &c)
                                             : pipeline::TravelDirection::Inbound;
     s.beacon = x.beacon;
     s.capture = timing(x.bShotDelayS, x.clipBeforeS, x.clipAfterS);
+    s.beamFarM = x.beamFarM;
+    s.beamNearM = x.beamNearM;
+    if (!c.camera.calibration.points.empty()) {
+        s.photoZoneFromM = c.camera.calibration.speedZone.fromM;
+        s.photoZoneToM = c.camera.calibration.speedZone.toM;
+    }
     static const std::vector<std::string> days{"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
     s.calendar.schoolWeekdays.fill(false);
     for (const std::string &d : x.schoolWeekdays) {

@@ -15,6 +15,7 @@
 #include "hal/gpio.h"
 #include "hal/serial.h"
 #include "pipeline/evidence/evidence_builder.h"
+#include "pipeline/scene/road_calibration.h"
 #include "pipeline/trigger/red_light.h"
 #include "pipeline/trigger/school_zone.h"
 
@@ -129,6 +130,10 @@ struct DaemonConfig
         unsigned buffers = 0; /* 0: the ring's frame cap plus room for snapshots */
         double stallMs = 2000;
         double preTriggerS = 4;
+        /* Where the road is in the image ([camera.calibration]; `calibrate camera` from
+         * the console). Without points the camera is uncalibrated and enforcement stays
+         * suspended: no record could show that its pictures are of the accused vehicle. */
+        pipeline::CameraCalibration calibration;
     } camera;
 
     struct RedLane
@@ -179,6 +184,10 @@ struct DaemonConfig
         std::vector<Session> sessions;
         std::vector<NoSchoolDay> noSchoolDays;
         double bShotDelayS = 0.5, clipBeforeS = 2.0, clipAfterS = 2.0;
+        /* Where along the approach the radar's beam measures (metres from the stop line,
+         * negative before it): with the camera's photo zone this says when a measured
+         * vehicle can be photographed. */
+        double beamFarM = -55, beamNearM = -25;
     } schoolZone;
 
     struct Evidence
@@ -233,6 +242,9 @@ struct LoadedConfig
     std::string mainFile;        /* the file given with --config */
     std::string overridesFile;   /* STATE/overrides.toml: the console's `set`s */
     std::string calibrationFile; /* STATE/calibration.toml: the console's calibrations */
+    /* STATE/camera_calibration.toml: `calibrate camera`'s [camera.calibration], which
+     * replaces the main file's whole section. */
+    std::string cameraCalibrationFile;
 
     /* The effective configuration as text (every key, lanes and lines included), whose
      * SHA-256 is the config identity in each record. */
@@ -274,6 +286,7 @@ struct LayerOverrides
 {
     std::optional<std::string> overridesText; /* instead of overrides.toml */
     std::optional<Calibration> calibration;   /* instead of calibration.toml */
+    std::optional<std::string> cameraCalibrationText; /* instead of camera_calibration.toml */
 };
 
 LoadResult loadConfig(const std::string &path, const LayerOverrides &layers = {});

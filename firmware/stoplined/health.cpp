@@ -49,6 +49,8 @@ std::string HealthAssessment::causes(bool redLight) const
         failing.push_back(redLight ? "signal" : "radar");
     if (!cameraOk)
         failing.push_back("camera");
+    if (!calibrationOk)
+        failing.push_back("calibration");
     if (!clockOk)
         failing.push_back("clock");
     if (!spoolOk)
@@ -80,6 +82,11 @@ HealthAssessment assessHealth(const HealthInputs &in, const HealthPolicy &policy
                                             : "camera stalled: no frame since start (" +
                                                       ms(in.now - since) + ")";
         }
+    }
+
+    if (!in.calibrationProblem.empty()) {
+        a.calibrationOk = false;
+        a.calibrationDetail = "camera not calibrated: " + in.calibrationProblem;
     }
 
     if (in.radarEnabled) {
@@ -125,6 +132,8 @@ HealthAssessment assessHealth(const HealthInputs &in, const HealthPolicy &policy
             reasons->push_back("stopping");
         if (!a.cameraOk)
             reasons->push_back(a.cameraDetail);
+        if (!a.calibrationOk)
+            reasons->push_back(a.calibrationDetail);
         if (!a.clockOk)
             reasons->push_back(a.clockDetail);
         if (!a.spoolOk)
@@ -147,6 +156,8 @@ HealthAssessment assessHealth(const HealthInputs &in, const HealthPolicy &policy
         a.alarms.push_back("signal.fault");
     if (!a.cameraOk)
         a.alarms.push_back("camera.stalled");
+    if (!a.calibrationOk && (policy.redLight || policy.schoolZone))
+        a.alarms.push_back("camera.uncalibrated");
     if (!a.radarOk && policy.schoolZone && in.lastCheckPassed && !*in.lastCheckPassed)
         a.alarms.push_back("radar.self_check_failed");
     if (!a.clockOk)
@@ -168,6 +179,7 @@ std::string heartbeatJson(const HealthAssessment &h, const HeartbeatFacts &f)
         radar["last_self_check_utc_ns"] = *f.lastSelfCheckUtcNs;
     j["radar"] = radar;
     j["camera"] = {{"ok", h.cameraOk}, {"fps", f.cameraFps}, {"detail", h.cameraDetail}};
+    j["camera_calibration"] = {{"ok", h.calibrationOk}, {"detail", h.calibrationDetail}};
     j["spool"] = {{"depth", f.spoolDepth},
                   {"bytes", f.spoolBytes},
                   {"capacity_bytes", f.spoolCapacity},

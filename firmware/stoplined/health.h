@@ -25,6 +25,8 @@ struct HealthInputs
     Nanos cameraStartNs = 0;
     double fps = 0;
     std::string cameraError;
+    /* Why the camera's calibration cannot bind photographs to vehicles; empty when it can. */
+    std::string calibrationProblem;
 
     /* Radar (only matters where speed is enforced). */
     bool radarEnabled = false;
@@ -62,6 +64,8 @@ struct HealthAssessment
     std::string signalDetail;
     bool cameraOk = true;
     std::string cameraDetail;
+    bool calibrationOk = true;
+    std::string calibrationDetail;
     bool radarOk = true;
     std::string radarDetail;
     bool clockOk = true;

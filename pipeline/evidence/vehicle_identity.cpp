@@ -15,7 +15,10 @@ namespace {
  * before it enters a zone until after it leaves. */
 constexpr double kViewBeforeM = 12, kViewAfterM = 14;
 /* A vehicle unseen for longer than this (hidden, merged with another) is lost. */
-constexpr Nanos kLostAfterNs = 600 * kNanosPerMilli;
+constexpr Nanos kLostAfterNs = 300 * kNanosPerMilli;
+/* The fastest a vehicle is followed at (100 mph): how far a rear may move between frames
+ * before its speed is known. */
+constexpr double kFastestMps = 45;
 /* Rears move forward; allow this much backwards jitter between frames. */
 constexpr double kBackJitterM = 0.3;
 /* Frames of the search span used for the background, besides the clip's. */
@@ -49,7 +52,7 @@ VehicleBinder::VehicleBinder(CameraCalibration calibration, RearFinderOptions fi
         throw CalibrationError("camera " + calibration_.cameraId + ": " + problems.front());
     for (const LaneBand &lane : calibration_.lanes)
         views_.emplace_back(homography_, lane, viewSpan(calibration_),
-                            cv::Size(calibration_.width, calibration_.height));
+                            cv::Size(static_cast<int>(calibration_.width), static_cast<int>(calibration_.height)));
 }
 
 const LaneView *VehicleBinder::view(unsigned lane) const
@@ -82,7 +85,8 @@ cv::Rect VehicleBinder::plateRegion(const LaneBand &lane, double alongM) const
     const double y0 = y1 - (1.3 + margin) * scale;
     cv::Rect r(cv::Point(static_cast<int>(std::floor(x0)), static_cast<int>(std::floor(y0))),
                cv::Point(static_cast<int>(std::ceil(x1)), static_cast<int>(std::ceil(y1))));
-    return r & cv::Rect(0, 0, calibration_.width, calibration_.height);
+    return r & cv::Rect(0, 0, static_cast<int>(calibration_.width),
+                        static_cast<int>(calibration_.height));
 }
 
 std::vector<std::vector<std::vector<VehicleRear>>>
@@ -123,13 +127,15 @@ struct Track
     std::vector<std::pair<std::size_t, double>> path; /* (frame, rear) */
     double speedMps = 0;                              /* latest estimate */
     bool open = true;
+    bool speedKnown = false;
 };
 
 /* Follows vehicles through one lane's observations frame by frame: each rear joins the
  * track whose predicted position it is nearest (within a tolerance that grows with the
  * distance travelled per frame), else starts a track. */
 std::vector<Track> followLane(const std::vector<std::vector<VehicleRear>> &seen,
-                              const std::vector<hal::FramePtr> &frames, double initialSpeedMps)
+                              const std::vector<hal::FramePtr> &frames,
+                              std::optional<double> firstTrackSpeedMps = std::nullopt)
 {
     std::vector<Track> tracks;
     for (std::size_t k = 0; k < seen.size(); ++k) {
@@ -144,13 +150,16 @@ std::vector<Track> followLane(const std::vector<std::vector<VehicleRear>> &seen,
                 tr.open = false;
                 continue;
             }
-            const double predicted = lastRear + tr.speedMps * dt;
-            const double tolerance = 0.6 + 0.3 * tr.speedMps * dt;
+            /* Known speed: the rear nearest where it should be now. Unknown (a new
+             * track): the nearest rear ahead that a vehicle could have reached. */
+            const double predicted = tr.speedKnown ? lastRear + tr.speedMps * dt : lastRear;
+            const double tolerance = tr.speedKnown ? 0.6 + 0.3 * tr.speedMps * dt
+                                                   : kFastestMps * dt + kBackJitterM;
             int best = -1;
             double bestErr = tolerance;
             for (std::size_t i = 0; i < seen[k].size(); ++i) {
                 const double r = seen[k][i].alongM;
-                if (taken[i] || r < lastRear - kBackJitterM)
+                if (taken[i] || seen[k][i].clipped || r < lastRear - kBackJitterM)
                     continue;
                 const double err = std::fabs(r - predicted);
                 if (err <= bestErr) {
@@ -165,14 +174,22 @@ std::vector<Track> followLane(const std::vector<std::vector<VehicleRear>> &seen,
             if (dt > 0 && tr.path.size() >= 1) {
                 const auto &first = tr.path.front();
                 const double span = seconds(t - frames[first.first]->stamp.sampleNs);
-                if (span > 0.15)
+                if (span > 0.05) {
                     tr.speedMps = std::max(0.0, (r - first.second) / span);
+                    tr.speedKnown = true;
+                }
             }
             tr.path.push_back({k, r});
         }
         for (std::size_t i = 0; i < seen[k].size(); ++i)
-            if (!taken[i])
-                tracks.push_back({{{k, seen[k][i].alongM}}, initialSpeedMps, true});
+            if (!taken[i] && !seen[k][i].clipped) {
+                Track t{{{k, seen[k][i].alongM}}, 0, true, false};
+                if (k == 0 && firstTrackSpeedMps && tracks.empty()) {
+                    t.speedMps = *firstTrackSpeedMps;
+                    t.speedKnown = true;
+                }
+                tracks.push_back(std::move(t));
+            }
     }
     return tracks;
 }
@@ -248,7 +265,12 @@ VehicleIdentity VehicleBinder::bindRedLight(const Decision &d, const Snapshot &s
                               " in the crossing frame");
     double rearA = run->alongM;
     const double longest = length ? *length + 1.5 : 13.5;
-    if (frontA - rearA > longest) {
+    if (run->clipped) {
+        if (!length)
+            return refuse(Reason::VehicleNotInView,
+                          "the rear of the vehicle at the line is out of the image");
+        rearA = frontA - *length;
+    } else if (frontA - rearA > longest) {
         if (!length)
             return refuse(Reason::IdentityAmbiguous,
                           "the vehicle at the line is not separable from the one behind it");
@@ -263,6 +285,8 @@ VehicleIdentity VehicleBinder::bindRedLight(const Decision &d, const Snapshot &s
     std::vector<std::vector<VehicleRear>> rest(mine.begin(), mine.end());
     rest[0] = {{rearA, 1}};
     std::vector<Track> tracks = followLane(rest, frames, v);
+    /* Followed frame by frame: a vehicle seen in fewer than half the frames from the
+     * crossing to its B position was not followed but guessed. */
     const Track *accused = nullptr;
     for (const Track &t : tracks)
         if (t.path.front().first == 0)
@@ -317,13 +341,25 @@ VehicleIdentity VehicleBinder::bindSpeed(const Decision &d, const Snapshot &snap
     };
     std::vector<std::vector<Track>> tracks;
     for (const auto &lane : seen)
-        tracks.push_back(followLane(lane, frames, radarMps));
-    /* Who is in the zone in frame k, other than `except`. */
+        tracks.push_back(followLane(lane, frames));
+    /* Could this track be the vehicle the radar measured? Not when it was followed long
+     * enough to know its speed and that speed is not the radar's. */
+    auto couldBeMeasured = [&](const Track &t) {
+        const auto &first = t.path.front(), &last = t.path.back();
+        const double span = seconds(frames[last.first]->stamp.sampleNs -
+                                    frames[first.first]->stamp.sampleNs);
+        if (span < 0.25)
+            return true;
+        const double mph = fromMetersPerSecond((last.second - first.second) / span,
+                                               drivers::SpeedUnit::Mph);
+        return std::fabs(mph - id.radarSpeedMph) <= 2 * calibration_.photoSpeedToleranceMph;
+    };
+    /* Who else is in the zone in frame k and could have been measured. */
     auto othersInZone = [&](std::size_t k, const Track *except) {
         unsigned n = 0;
         for (const auto &lane : tracks)
             for (const Track &t : lane) {
-                if (&t == except)
+                if (&t == except || !couldBeMeasured(t))
                     continue;
                 for (const auto &s : t.path)
                     if (s.first == k && id.zone.contains(s.second))
@@ -344,6 +380,13 @@ VehicleIdentity VehicleBinder::bindSpeed(const Decision &d, const Snapshot &snap
                 continue;
             const auto *b = firstAtOrPast(t, a->second + calibration_.speedBShotDistanceM);
             if (!b || !id.zone.contains(b->second)) {
+                inZone.push_back({v, &t, *a, *a, -1});
+                continue;
+            }
+            std::size_t sightings = 0;
+            for (const auto &q : t.path)
+                sightings += q.first >= a->first && q.first <= b->first;
+            if (2 * sightings < b->first - a->first + 1) {
                 inZone.push_back({v, &t, *a, *a, -1});
                 continue;
             }

@@ -67,10 +67,12 @@ std::vector<VehicleRear> LaneView::findRears(const cv::Mat &sample, const cv::Ma
     cv::Mat fg = (most > o.threshold) & visible_;
 
     std::vector<char> occupied(static_cast<std::size_t>(rows()), 0);
+    std::vector<char> inView(static_cast<std::size_t>(rows()), 0);
     for (int r = 0; r < rows(); ++r) {
         const int seen = cv::countNonZero(visible_.row(r));
         if (seen < o.minVisibleRow * visible_.cols)
             continue;
+        inView[r] = 1;
         occupied[r] = cv::countNonZero(fg.row(r)) >= o.rowFraction * seen;
     }
     const int maxGap = static_cast<int>(std::lround(o.maxGapM / stepM_));
@@ -87,7 +89,8 @@ std::vector<VehicleRear> LaneView::findRears(const cv::Mat &sample, const cv::Ma
             if (occupied[k])
                 last = k;
         if (last - start + 1 >= minRun)
-            out.push_back({alongAt(start), (last - start + 1) * stepM_});
+            out.push_back({alongAt(start), (last - start + 1) * stepM_,
+                           start < 2 || !inView[start - 2]});
         r = last + 1;
     }
     return out;

@@ -23,6 +23,9 @@ struct VehicleRear
 {
     double alongM = 0; /* the rear's ground contact, metres from the stop line */
     double seenM = 0;  /* length of the run (the vehicle and what of it falls behind) */
+    /* The run begins at the near edge of the view: the rear is out of the image, and
+     * alongM is only where the view starts. */
+    bool clipped = false;
 };
 
 struct RearFinderOptions

@@ -90,8 +90,8 @@ private:
 struct CameraCalibration
 {
     std::string cameraId;
-    int width = 0; /* image size the points were marked in */
-    int height = 0;
+    unsigned width = 0; /* image size the points were marked in */
+    unsigned height = 0;
     std::vector<MarkedPoint> points;
     std::vector<LaneBand> lanes;
     /* Photo zones: where on the approach a vehicle's rear (its plate) is sharp and
@@ -100,7 +100,7 @@ struct CameraCalibration
     RoadSpan speedZone{-4, 10};
     /* The red-light B-shot: the first frame in which the vehicle's rear is this far past
      * the stop line, i.e. the whole vehicle is in the intersection. */
-    double bShotRearPastLineM = 2.0;
+    double bShotRearPastLineM = 0.5;
     /* The speed B-shot: the first frame in which the vehicle's rear has moved this far
      * down the road from where it was in the A-shot. */
     double speedBShotDistanceM = 6.0;

@@ -84,6 +84,11 @@ struct CaptureTiming
      * (the vehicle found past the line); a slow vehicle that takes longer is not in
      * the intersection in time to be photographed there. */
     Nanos searchNs = 3 * kNanosPerSecond;
+    /* How far past the line the front must go before the B-shot can be taken: a long
+     * car's 6.5 m plus the calibration's B position (its rear 0.5 m past the line). At the
+     * speed at the line this gives the search span, which is as long as the signal must
+     * be known to stay red (a fault before its end refuses). */
+    double searchTravelM = 7.0;
 };
 
 /* Which frames to capture for a decision. */

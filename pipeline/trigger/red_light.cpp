@@ -16,7 +16,7 @@ namespace {
 
 /* The A-shot at the crossing; the B-shot planned a fixed delay later and, where the
  * camera is calibrated, chosen from every frame of the search span after it. */
-CapturePlan shotPlan(Nanos crossingNs, const CaptureTiming &t)
+CapturePlan shotPlan(Nanos crossingNs, double speedMps, const CaptureTiming &t)
 {
     CapturePlan p;
     p.aShotNs = crossingNs;
@@ -24,8 +24,13 @@ CapturePlan shotPlan(Nanos crossingNs, const CaptureTiming &t)
     p.clipFromNs = crossingNs - t.clipBeforeNs;
     p.clipToNs = crossingNs + t.clipAfterNs;
     if (t.searchNs > 0) {
+        /* Long enough for the vehicle to reach the B position at its speed at the line,
+         * with 0.4 s to spare; at least the planned B-shot, at most searchNs. */
+        const double travelS = speedMps > 0.1 ? t.searchTravelM / speedMps + 0.4 : 1e9;
+        const Nanos span = std::clamp(static_cast<Nanos>(travelS * kNanosPerSecond),
+                                      t.bShotDelayNs, t.searchNs);
         p.searchFromNs = crossingNs;
-        p.searchToNs = crossingNs + t.searchNs;
+        p.searchToNs = crossingNs + span;
     }
     return p;
 }
@@ -360,7 +365,7 @@ Reason RedLightRule::judge(Candidate &c, Nanos nowNs)
     estimate(lane, &f);
     c.decision.eventNs = f.crossingNs;
     if (!c.captured)
-        c.decision.plan = shotPlan(f.crossingNs, config_.capture);
+        c.decision.plan = shotPlan(f.crossingNs, f.speedAtLineMps, config_.capture);
 
     /* The red the latest possible crossing fell in: its onset and the yellow before it. */
     const drivers::PhaseChange *late = phaseAt(f.head, f.crossingLatestNs);
@@ -378,7 +383,8 @@ Reason RedLightRule::judge(Candidate &c, Nanos nowNs)
      * crossing may lie in, up to the B-shot — refuses, recognised late or not. */
     if (faultDuring(f.head, faultFrom,
                     std::max(f.crossingLatestNs, c.decision.plan.aShotNs) +
-                            std::max(config_.capture.bShotDelayNs, config_.capture.searchNs)))
+                            std::max(config_.capture.bShotDelayNs,
+                                     c.decision.plan.searchToNs - c.decision.plan.searchFromNs)))
         return Reason::SignalFault;
     if (!late)
         return Reason::SignalUnknown;
@@ -509,7 +515,7 @@ std::vector<Decision> RedLightRule::onLoopCrossing(const drivers::LoopCrossing &
      * trailing edges. */
     estimate(*lane, &f);
     d.eventNs = f.crossingNs;
-    d.plan = shotPlan(f.crossingNs, config_.capture);
+    d.plan = shotPlan(f.crossingNs, f.speedAtLineMps, config_.capture);
 
     if (suspended_) {
         out.push_back(refuse(std::move(d), Reason::EnforcementSuspended));

@@ -8,6 +8,7 @@
  * recorded uncertainty of the truth. */
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "identity_check.h"
 #include "pipeline_rig.h"
 
 #include <CppUTest/TestHarness.h>
@@ -229,6 +231,7 @@ struct Findings
 {
     std::vector<std::string> problems;
     double worstConstantMs = 0, worstTurningMs = 0, worstUndatedMs = 0;
+    double worstPhotoRadarMph = 0;
     int redVehicles = 0, speedVehicles = 0;
 };
 
@@ -246,6 +249,10 @@ Findings check(const std::string &scenario, bool lane1RightTurn, bool checkSpeed
 
     /* Cited decisions become refusals when the pictures or the chain say so. */
     std::map<std::pair<int, std::uint64_t>, std::string> sealedAs;
+    for (const auto &o : run.outcomes)
+        if (o.result.refusal != Reason::None)
+            std::printf("refused %s #%llu: %s\n", violationKindName(o.decision.kind),
+                        static_cast<unsigned long long>(o.decision.id), o.result.error.c_str());
     for (const auto &o : run.outcomes)
         sealedAs[{static_cast<int>(o.decision.kind), o.decision.id}] =
                 o.result.refusal != Reason::None ? reasonName(o.result.refusal)
@@ -390,6 +397,12 @@ Findings check(const std::string &scenario, bool lane1RightTurn, bool checkSpeed
     if (run.verifyStatus != 0)
         f.problems.push_back(scenario + ": stopline-verify refused the records:\n" +
                              run.verifyOutput);
+    const hil::IdentityCheck identity = hil::checkIdentity(run);
+    for (const std::string &line : identity.lines)
+        std::printf("identity %s\n", line.c_str());
+    for (const std::string &p : identity.problems)
+        f.problems.push_back(scenario + ": " + p);
+    f.worstPhotoRadarMph = identity.worstPhotoRadarMph;
     for (const std::string &p : f.problems)
         std::printf("PROBLEM %s\n", p.c_str());
     run.finish(!f.problems.empty());
@@ -431,4 +444,129 @@ TEST(EnforcementHil, radarGapsAndASharedBeamNeverCiteTwiceOrWrongly)
     Findings f = check("enforce_speed.toml", false, true);
     CHECK(f.speedVehicles >= 7);
     STRCMP_EQUAL("", report(f).c_str());
+    std::printf("photo speed vs radar: worst %.2f mph\n", f.worstPhotoRadarMph);
+}
+
+namespace {
+
+/* What became of each vehicle a rule cited: "cite" when sealed, else the refusal. */
+std::map<std::string, std::string> citedOutcomes(const hil::RigRun &run)
+{
+    const Truth truth(run.truth);
+    std::map<std::string, std::string> out;
+    for (const auto &o : run.outcomes) {
+        const Decision &d = o.decision;
+        std::string plate;
+        if (d.redLight) {
+            Nanos best = 500 * kMs;
+            for (const auto &[p, c] : truth.crossing)
+                if (c["lane"].get<unsigned>() == d.redLight->lane &&
+                    std::llabs(c["t_ns"].get<Nanos>() - d.eventNs) < best) {
+                    best = std::llabs(c["t_ns"].get<Nanos>() - d.eventNs);
+                    plate = p;
+                }
+        } else {
+            for (const auto &[p, e] : truth.exit)
+                if (e.contains("in_beam") &&
+                    d.eventNs >= truth.t0 + e["in_beam"]["from_ns_rel"].get<Nanos>() - 300 * kMs &&
+                    d.eventNs <= truth.t0 + e["in_beam"]["to_ns_rel"].get<Nanos>() + 300 * kMs)
+                    plate += (plate.empty() ? "" : "+") + p;
+        }
+        out[plate.empty() ? "?" : plate] = o.result.refusal != Reason::None
+                                                   ? reasonName(o.result.refusal)
+                                           : o.result.ok() ? "cite"
+                                                           : "failed: " + o.result.error;
+    }
+    return out;
+}
+
+/* Runs a scenario for identity: every sealed record must show its vehicle (checkIdentity),
+ * and each listed vehicle must end as listed. */
+std::string identityRun(const std::string &scenario,
+                        const std::map<std::string, std::string> &expected,
+                        const std::string &calibrateFrom = {},
+                        std::function<void(CameraCalibration &)> adjust = {})
+{
+    hil::RigConfig config = rigConfig(scenario, true);
+    config.adjustCalibration = std::move(adjust);
+    if (!calibrateFrom.empty())
+        config.calibrationScenario = std::string(SCENARIO_DIR) + "/" + calibrateFrom;
+    hil::RigRun run = hil::runRig(config, VERIFY_BIN);
+    std::string problems;
+    for (const std::string &p : run.setupProblems)
+        problems += p + "; ";
+    if (!run.ran)
+        return problems;
+    std::printf("\n== %s: red light %s | school zone %s\n", scenario.c_str(),
+                run.redLightCounts.summary().c_str(), run.schoolZoneCounts.summary().c_str());
+    const hil::IdentityCheck identity = hil::checkIdentity(run);
+    for (const std::string &line : identity.lines)
+        std::printf("identity %s\n", line.c_str());
+    for (const std::string &p : identity.problems)
+        problems += p + "; ";
+    for (const auto &o : run.outcomes)
+        if (!o.result.ok())
+            std::printf("refused %s #%llu: %s\n", violationKindName(o.decision.kind),
+                        static_cast<unsigned long long>(o.decision.id), o.result.error.c_str());
+    const auto got = citedOutcomes(run);
+    for (const auto &[plate, outcome] : got)
+        std::printf("outcome %s: %s\n", plate.c_str(), outcome.c_str());
+    for (const auto &[plate, want] : expected) {
+        auto it = got.find(plate);
+        const std::string have = it == got.end() ? "no citation attempted" : it->second;
+        if (have != want)
+            problems += plate + ": " + have + ", expected " + want + "; ";
+    }
+    if (run.verifyStatus != 0)
+        problems += "stopline-verify refused the records; ";
+    std::printf("photo speed vs radar: worst %.2f mph over %d speed records\n",
+                identity.worstPhotoRadarMph, identity.speedRecords);
+    run.finish(!problems.empty());
+    return problems;
+}
+
+} /* namespace */
+
+TEST_GROUP(IdentityHil){};
+
+TEST(IdentityHil, demoRecordsShowTheAccusedVehicle)
+{
+    STRCMP_EQUAL("", identityRun("demo.toml", {{"4RUN808", "cite"},
+                                               {"5KDR221", "cite"},
+                                               {"7LTE909", "cite"},
+                                               {"8XYZ789", "cite"},
+                                               {"9FST321", "cite"},
+                                               {"6MTR262", "cite"}})
+                             .c_str());
+}
+
+TEST(IdentityHil, mixedTrafficRecordsShowTheAccusedVehicle)
+{
+    STRCMP_EQUAL("", identityRun("hil_mix.toml", {}).c_str());
+}
+
+TEST(IdentityHil, twoVehiclesAbreastInThePhotoZoneAreNotCited)
+{
+    STRCMP_EQUAL("", identityRun("identity_side_by_side.toml",
+                                 {{"4TWIN11+4TWIN22", "identity_ambiguous"}, {"8SOLO41", "cite"}})
+                             .c_str());
+}
+
+TEST(IdentityHil, aSpeederHiddenBehindATruckIsNotCited)
+{
+    /* The installer of this pole-mounted camera chose the zone by hand: seen from the far
+     * side of the road the kerb lane's plates are readable over the same stretch. */
+    STRCMP_EQUAL("", identityRun("identity_hidden_by_truck.toml",
+                                 {{"9HIDE44", "identity_ambiguous"}, {"7CLEAR9", "cite"}}, {},
+                                 [](CameraCalibration &c) { c.speedZone = {-6, 11.5}; })
+                             .c_str());
+}
+
+TEST(IdentityHil, aCameraKnockedOffItsAimCitesNobody)
+{
+    STRCMP_EQUAL("", identityRun("identity_camera_away.toml",
+                                 {{"4RUNRED", "vehicle_not_in_view"},
+                                  {"8FAST40", "vehicle_not_in_view"}},
+                                 "demo.toml")
+                             .c_str());
 }

@@ -1,6 +1,7 @@
 #include "pipeline_rig.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -21,6 +22,8 @@
 #include "hal/clock.h"
 #include "hal/gpio.h"
 #include "hal/serial.h"
+#include "sim/renderer.h"
+#include "sim/world.h"
 #include "sim_process.h"
 
 namespace stopline::hil {
@@ -50,6 +53,31 @@ void RigRun::finish(bool keep) const
         std::printf("kept %s\n", dir.c_str());
     else
         fs::remove_all(dir);
+}
+
+CameraCalibration scenarioCalibration(const std::string &scenarioPath)
+{
+    sim::World world(sim::loadScenario(scenarioPath));
+    const sim::Scenario &sc = world.scenario();
+    if (!sc.camera)
+        throw std::runtime_error(scenarioPath + " has no camera");
+    sim::Renderer renderer(sc, *sc.camera);
+    const nlohmann::ordered_json g = renderer.geometry();
+    CameraCalibration c;
+    c.cameraId = sc.camera->id + "-" + sc.name;
+    c.width = static_cast<unsigned>(sc.camera->width);
+    c.height = static_cast<unsigned>(sc.camera->height);
+    for (const auto &m : g["marks"])
+        c.points.push_back({{m[0].get<double>(), m[1].get<double>()},
+                            {m[2].get<double>(), m[3].get<double>()}});
+    for (const auto &l : g["lane_bands"])
+        c.lanes.push_back(
+                {l["lane"].get<unsigned>(), l["from_m"].get<double>(), l["to_m"].get<double>()});
+    if (g["plate_zone_m"].is_array()) {
+        c.redLightZone = c.speedZone = {g["plate_zone_m"][0].get<double>(),
+                                        g["plate_zone_m"][1].get<double>()};
+    }
+    return c;
 }
 
 RigRun runRig(const RigConfig &config, const std::string &verifyBin)
@@ -82,8 +110,38 @@ RigRun runRig(const RigConfig &config, const std::string &verifyBin)
     boost::asio::io_context io;
     hal::Clock clock;
     const CivilTime today = civilTimeFromUtc(clock.utcNow());
+    std::shared_ptr<const VehicleBinder> binder;
+    SchoolZoneConfig schoolConfig = config.schoolZone(today);
+    if (config.calibrated) {
+        try {
+            CameraCalibration calibration = scenarioCalibration(
+                    config.calibrationScenario.empty() ? config.scenario
+                                                       : config.calibrationScenario);
+            if (config.adjustCalibration)
+                config.adjustCalibration(calibration);
+            binder = std::make_shared<const VehicleBinder>(calibration);
+            run.calibration = calibration;
+            schoolConfig.photoZoneFromM = calibration.speedZone.fromM;
+            schoolConfig.photoZoneToM = calibration.speedZone.toM;
+            /* Where the beam covers the approach, as an installer measures it: the
+             * sensor's range limits projected onto the lanes. */
+            const sim::Scenario sc = sim::loadScenario(config.scenario);
+            if (sc.radar) {
+                auto along = [&](double range) {
+                    return sc.radar->positionM -
+                           std::sqrt(std::max(0.0, range * range -
+                                                           sc.radar->offsetM * sc.radar->offsetM));
+                };
+                schoolConfig.beamFarM = along(sc.radar->rangeMaxM);
+                schoolConfig.beamNearM = along(sc.radar->rangeMinM);
+            }
+        } catch (const std::exception &e) {
+            problem(std::string("camera calibration: ") + e.what());
+            return run;
+        }
+    }
     RedLightRule redLight(config.redLight);
-    SchoolZoneRule school(config.schoolZone(today));
+    SchoolZoneRule school(schoolConfig);
 
     /* Evidence: ring, sealer on one worker, assembler, coordinator. */
     auto key = ev::SigningKey::generate();
@@ -114,6 +172,7 @@ RigRun runRig(const RigConfig &config, const std::string &verifyBin)
     site.configHash = std::string(64, 'h');
     EvidenceAssembler assembler(io.get_executor(), workers.get_executor(), &sealer, site,
                                 config.evidence, PlateLocator::Options{});
+    assembler.setBinder(binder);
     run.fps = w["camera"]["fps"].get<double>();
     FrameRing::Options ringOptions;
     ringOptions.preTriggerSeconds = config.ringSeconds;
@@ -222,7 +281,7 @@ RigRun runRig(const RigConfig &config, const std::string &verifyBin)
     hal::CameraConfig cameraConfig;
     cameraConfig.backend = "sim";
     cameraConfig.device = w["camera"]["socket"].get<std::string>();
-    cameraConfig.buffers = static_cast<unsigned>(ring.frameCap() + 80);
+    cameraConfig.buffers = static_cast<unsigned>(ring.frameCap() + 80 + 9 * run.fps);
     auto camera = hal::openCamera(cameraConfig, &clock);
     camera->start([&](hal::FramePtr f) { ring.push(std::move(f)); });
 

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,7 +35,19 @@ struct RigConfig
     pipeline::EvidenceOptions evidence;
     unsigned radarTargets = 2;
     double ringSeconds = 4;
+    /* Bind the photographs to vehicles with the calibration an installer would mark in
+     * a snapshot of the scenario's camera (stopline-sim --calibration); off: the shots
+     * are taken at the planned instants, uncalibrated. */
+    bool calibrated = true;
+    /* Calibrate from this scenario's camera instead (a camera moved after calibration). */
+    std::string calibrationScenario;
+    /* Applied to that calibration before use (a test's own zones or tolerance). */
+    std::function<void(pipeline::CameraCalibration &)> adjustCalibration;
 };
+
+/* The calibration marked in a snapshot of the scenario's camera: painted features at
+ * their road positions and pixels, the lanes, the photo zones where a plate is readable. */
+pipeline::CameraCalibration scenarioCalibration(const std::string &scenarioPath);
 
 struct RigRun
 {
@@ -49,6 +62,7 @@ struct RigRun
     std::vector<pipeline::Decision> finals; /* every Cite and NoCite of both rules */
     std::vector<Outcome> outcomes;          /* every cited decision, sealed or refused */
     std::vector<Json> truth;                /* the simulator's ground truth */
+    std::optional<pipeline::CameraCalibration> calibration; /* in force, when calibrated */
     std::vector<double> captureLatencyUs;   /* Capture decisions, from the event's edge */
     pipeline::ReasonCounts redLightCounts, schoolZoneCounts;
     std::filesystem::path dir; /* records/ and keys/ of the run */
