@@ -799,6 +799,12 @@ void Daemon::armHealthTick()
         if (ec)
             return;
         checkHealth();
+        /* The binder learns the empty road from a frame a second. */
+        const Nanos now = monotonicNow();
+        if (assembler_ && ring_ && now - backgroundAtNs_ >= kS) {
+            backgroundAtNs_ = now;
+            assembler_->learnBackground(ring_->nearest(now));
+        }
         armHealthTick();
     });
 }

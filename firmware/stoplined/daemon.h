@@ -176,6 +176,7 @@ private:
     std::atomic<bool> cameraStopped_{false};
     std::string cameraError_;
     std::string calibrationProblem_; /* empty: photographs can be bound to vehicles */
+    Nanos backgroundAtNs_ = 0;       /* last frame given to the binder's background */
     std::unique_ptr<CameraCalibrationDraft> cameraDraft_; /* `calibrate camera` in progress */
     Nanos cameraStartNs_ = 0;
     double fps_ = 0;

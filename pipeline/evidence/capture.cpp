@@ -84,6 +84,20 @@ void EvidenceAssembler::assemble(Decision decision, Snapshot snapshot, CaptureCo
     });
 }
 
+void EvidenceAssembler::learnBackground(hal::FramePtr frame)
+{
+    if (!binder_ || !frame)
+        return;
+    asio::post(workers_, [binder = binder_, frame = std::move(frame), nice = workerNice_] {
+        lowerThisThread(nice);
+        try {
+            binder->learnBackground(*frame);
+        } catch (const std::exception &) {
+            /* a frame without pixels teaches nothing */
+        }
+    });
+}
+
 void EvidenceAssembler::sealRecord(evidence::Record record, Sealer::Handler handler)
 {
     sealer_->seal(std::move(record), eventExecutor_, std::move(handler));

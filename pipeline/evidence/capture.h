@@ -67,6 +67,9 @@ public:
      * planned instants. Like setSite, for records assembled from now on. */
     void setBinder(std::shared_ptr<const VehicleBinder> binder) { binder_ = std::move(binder); }
     const VehicleBinder *binder() const { return binder_.get(); }
+    /* Lets the binder learn the empty road from this frame, on a worker; call about once
+     * a second (event thread). */
+    void learnBackground(hal::FramePtr frame);
 
     /* Seals a record built elsewhere (self-check, calibration) into the same chain. */
     void sealRecord(evidence::Record record, Sealer::Handler handler);

@@ -19,10 +19,15 @@ constexpr Nanos kLostAfterNs = 300 * kNanosPerMilli;
 /* The fastest a vehicle is followed at (100 mph): how far a rear may move between frames
  * before its speed is known. */
 constexpr double kFastestMps = 45;
+/* Sightings before a track counts as another vehicle in the zone. */
+constexpr std::size_t kFewestSightings = 4;
 /* Rears move forward; allow this much backwards jitter between frames. */
 constexpr double kBackJitterM = 0.3;
 /* Frames of the search span used for the background, besides the clip's. */
 constexpr std::size_t kBackgroundEvery = 3;
+/* The learnt background: a minute of frames at about one a second, its median
+ * recomputed every few, used once it holds this many. */
+constexpr std::size_t kBackgroundKeep = 60, kBackgroundRecompute = 4, kBackgroundEnough = 12;
 
 std::string fmt1(double v)
 {
@@ -89,29 +94,80 @@ cv::Rect VehicleBinder::plateRegion(const LaneBand &lane, double alongM) const
                         static_cast<int>(calibration_.height));
 }
 
+void VehicleBinder::learnBackground(const hal::Frame &frame) const
+{
+    if (frame.width != static_cast<int>(calibration_.width) ||
+        frame.height != static_cast<int>(calibration_.height))
+        return;
+    const cv::Mat bgr = toBgr(frame);
+    std::vector<cv::Mat> samples;
+    for (const LaneView &v : views_)
+        samples.push_back(v.sample(bgr));
+    std::vector<std::vector<cv::Mat>> copy;
+    {
+        std::lock_guard<std::mutex> guard(backgroundLock_);
+        backgroundSamples_.push_back(std::move(samples));
+        if (backgroundSamples_.size() > kBackgroundKeep)
+            backgroundSamples_.pop_front();
+        if (backgroundSamples_.size() < kBackgroundEnough || ++sinceMedian_ < kBackgroundRecompute)
+            return;
+        sinceMedian_ = 0;
+        copy.assign(backgroundSamples_.begin(), backgroundSamples_.end());
+    }
+    auto medians = std::make_shared<std::vector<cv::Mat>>();
+    for (std::size_t v = 0; v < views_.size(); ++v) {
+        std::vector<cv::Mat> lane;
+        for (const auto &s : copy)
+            lane.push_back(s[v]);
+        medians->push_back(medianBackground(lane));
+    }
+    std::lock_guard<std::mutex> guard(backgroundLock_);
+    background_ = std::move(medians);
+}
+
+std::size_t VehicleBinder::backgroundSamples() const
+{
+    std::lock_guard<std::mutex> guard(backgroundLock_);
+    return backgroundSamples_.size();
+}
+
+std::shared_ptr<const std::vector<cv::Mat>> VehicleBinder::learntBackground() const
+{
+    std::lock_guard<std::mutex> guard(backgroundLock_);
+    return background_;
+}
+
 std::vector<std::vector<std::vector<VehicleRear>>>
 VehicleBinder::observe(const std::vector<hal::FramePtr> &frames, const Snapshot &snapshot) const
 {
-    /* The empty road: the median of the clip's frames and some of the search span's,
-     * seconds of traffic moving through. */
+    /* The empty road: learnt over the last minute, or until then the median of the
+     * clip's frames and some of the search span's. */
     std::vector<cv::Mat> bgrs;
     for (const hal::FramePtr &f : frames)
         bgrs.push_back(toBgr(*f));
+    const auto learnt = learntBackground();
     std::vector<cv::Mat> backgroundFrames;
     std::set<std::uint64_t> used;
-    for (const hal::FramePtr &f : snapshot.range)
-        if (used.insert(f->sequence).second)
-            backgroundFrames.push_back(toBgr(*f));
-    for (std::size_t i = 0; i < frames.size(); i += kBackgroundEvery)
-        if (used.insert(frames[i]->sequence).second)
-            backgroundFrames.push_back(bgrs[i]);
-
+    if (!learnt) {
+        for (const hal::FramePtr &f : snapshot.range)
+            if (used.insert(f->sequence).second)
+                backgroundFrames.push_back(toBgr(*f));
+        for (std::size_t i = 0; i < frames.size(); i += kBackgroundEvery)
+            if (used.insert(frames[i]->sequence).second)
+                backgroundFrames.push_back(bgrs[i]);
+    }
     std::vector<std::vector<std::vector<VehicleRear>>> out;
-    for (const LaneView &v : views_) {
-        std::vector<cv::Mat> samples;
-        for (const cv::Mat &b : backgroundFrames)
-            samples.push_back(v.sample(b));
-        const cv::Mat background = medianBackground(samples);
+    for (std::size_t i = 0; i < views_.size(); ++i) {
+        const LaneView &v = views_[i];
+        cv::Mat background;
+        if (learnt) {
+            background = (*learnt)[i];
+        } else {
+            std::vector<cv::Mat> samples;
+            for (const cv::Mat &b : backgroundFrames)
+                samples.push_back(v.sample(b));
+            background = medianBackground(samples);
+        }
         std::vector<std::vector<VehicleRear>> perFrame;
         for (const cv::Mat &b : bgrs)
             perFrame.push_back(v.findRears(v.sample(b), background, finder_));
@@ -359,7 +415,9 @@ VehicleIdentity VehicleBinder::bindSpeed(const Decision &d, const Snapshot &snap
         unsigned n = 0;
         for (const auto &lane : tracks)
             for (const Track &t : lane) {
-                if (&t == except || !couldBeMeasured(t))
+                /* A vehicle in the zone is seen in many frames (0.8 s at 45 mph); a
+                 * run seen in a few is a fragment of one, not another vehicle. */
+                if (&t == except || t.path.size() < kFewestSightings || !couldBeMeasured(t))
                     continue;
                 for (const auto &s : t.path)
                     if (s.first == k && id.zone.contains(s.second))

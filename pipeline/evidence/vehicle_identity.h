@@ -1,5 +1,8 @@
 #pragma once
 
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,6 +59,14 @@ public:
 
     VehicleIdentity bind(const Decision &decision, const Snapshot &snapshot) const;
 
+    /* The empty road is learnt over the last minute: call about once a second with the
+     * newest frame (from a worker: it resamples the lanes). A vehicle that waited at the
+     * line for half the clip would be part of a background taken from the clip alone;
+     * over a minute only a vehicle parked for half of it is. Until enough frames are in,
+     * bind() uses the snapshot's own frames. Thread-safe. */
+    void learnBackground(const hal::Frame &frame) const;
+    std::size_t backgroundSamples() const;
+
     /* Where a rear at `alongM` in `lane` has its plate: the lane's width (and a margin)
      * at that point, from just below its road contact to 1.3 m above it. Empty when the
      * point is out of view. */
@@ -83,10 +94,20 @@ private:
     VehicleIdentity bindRedLight(const Decision &decision, const Snapshot &snapshot) const;
     VehicleIdentity bindSpeed(const Decision &decision, const Snapshot &snapshot) const;
 
+    /* Per lane view: the learnt background, or none yet. */
+    std::shared_ptr<const std::vector<cv::Mat>> learntBackground() const;
+
     CameraCalibration calibration_;
     RoadHomography homography_;
     RearFinderOptions finder_;
     std::vector<LaneView> views_;
+
+    mutable std::mutex backgroundLock_;
+    /* What the road looks like is learnt, not configured: state, but no part of what
+     * the binder decides from a calibration, hence mutable behind the lock. */
+    mutable std::deque<std::vector<cv::Mat>> backgroundSamples_; /* per frame, per view */
+    mutable std::shared_ptr<const std::vector<cv::Mat>> background_;
+    mutable std::size_t sinceMedian_ = 0;
 };
 
 } /* namespace stopline::pipeline */

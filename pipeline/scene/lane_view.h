@@ -33,7 +33,9 @@ struct RearFinderOptions
     int threshold = 28;         /* grey levels (any channel) from the background */
     double rowFraction = 0.35;  /* of a row's visible cells differing: the row is occupied */
     double minRunM = 0.6;       /* shorter runs are noise, not vehicles */
-    double maxGapM = 0.4;       /* gaps up to this long inside one vehicle are bridged */
+    /* Gaps up to this long inside one vehicle are bridged (a window or a body panel the
+     * colour of the road); two vehicles closer than this in one lane are one run. */
+    double maxGapM = 1.0;
     double minVisibleRow = 0.5; /* rows less visible than this are outside the view */
 };
 

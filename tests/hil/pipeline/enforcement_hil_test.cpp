@@ -558,7 +558,7 @@ TEST(IdentityHil, aSpeederHiddenBehindATruckIsNotCited)
      * side of the road the kerb lane's plates are readable over the same stretch. */
     STRCMP_EQUAL("", identityRun("identity_hidden_by_truck.toml",
                                  {{"9HIDE44", "identity_ambiguous"}, {"7CLEAR9", "cite"}}, {},
-                                 [](CameraCalibration &c) { c.speedZone = {-6, 11.5}; })
+                                 [](CameraCalibration &c) { c.speedZone = c.redLightZone = {-6, 11.5}; })
                              .c_str());
 }
 

@@ -289,6 +289,7 @@ RigRun runRig(const RigConfig &config, const std::string &verifyBin)
      * then the pending decisions get their settle time and the clips their second half,
      * and the assemblies finish. */
     boost::asio::steady_timer tick(io);
+    Nanos backgroundAtNs = 0;
     std::optional<std::chrono::steady_clock::time_point> simEnded;
     std::function<void()> arm = [&] {
         tick.expires_after(std::chrono::milliseconds(100));
@@ -296,6 +297,10 @@ RigRun runRig(const RigConfig &config, const std::string &verifyBin)
             if (ec)
                 return;
             Nanos now = monotonicNow();
+            if (now - backgroundAtNs >= kNanosPerSecond) {
+                backgroundAtNs = now;
+                assembler.learnBackground(ring.nearest(now));
+            }
             feed(redLight.poll(now));
             feed(school.poll(now));
             if (!simEnded && sim.exited())

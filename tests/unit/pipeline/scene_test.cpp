@@ -150,6 +150,13 @@ struct Rendered
     }
 };
 
+/* The daemon's once-a-second background learning over the minute before `untilS`. */
+void learn(const VehicleBinder &binder, Marked &m, Rendered &r, double untilS)
+{
+    for (double t = std::max(0.0, untilS - 60); t < untilS; t += 1.0)
+        binder.learnBackground(*r.at(m, t, 200000 + static_cast<std::uint64_t>(t)));
+}
+
 /* A speed decision measured at `eventS`, with every frame of [fromS, toS] to search and a
  * 5 fps clip around it. */
 VehicleIdentity bindSpeedAt(Marked &m, Rendered &r, double mph, double eventS, double fromS,
@@ -168,6 +175,7 @@ VehicleIdentity bindSpeedAt(Marked &m, Rendered &r, double mph, double eventS, d
         s.range.push_back(r.at(m, t, 100000 + static_cast<std::uint64_t>(t * 10)));
     m.calibration.speedZone = {-6, 11.5};
     VehicleBinder binder(m.calibration);
+    learn(binder, m, r, fromS);
     return binder.bind(d, s);
 }
 
@@ -204,5 +212,54 @@ TEST(CameraCalibration, aSlowCarPullingAwayInTheNextLaneIsNotTheSpeeder)
     VehicleIdentity id = bindSpeedAt(m, r, 42.0, 28.3, 28.6, 31.5);
     STRCMP_EQUAL("", id.bound() ? "" : id.why.c_str());
     UNSIGNED_LONGS_EQUAL(1, id.lane);
+    DOUBLES_EQUAL(42.0, id.photoSpeedMph.value_or(0), 1.0);
+}
+
+namespace {
+
+/* A red-light decision for a crossing at `crossS` in `lane` at `mps`, with every frame of
+ * the next `searchS` seconds and a 5 fps clip around it. */
+VehicleIdentity bindRedAt(Marked &m, Rendered &r, unsigned lane, double crossS, double mps,
+                          double searchS)
+{
+    Decision d;
+    d.kind = ViolationKind::RedLight;
+    d.eventNs = static_cast<Nanos>(crossS * kNanosPerSecond);
+    d.redLight.emplace();
+    d.redLight->lane = lane;
+    d.redLight->crossingNs = d.eventNs;
+    d.redLight->speedAtLineMps = mps;
+    Snapshot s;
+    const double fps = 15;
+    s.keyFrames.push_back(r.at(m, std::round(crossS * fps) / fps, 1));
+    for (long k = std::lround(crossS * fps) + 1; k <= std::lround((crossS + searchS) * fps); ++k)
+        s.search.push_back(r.at(m, k / fps, static_cast<std::uint64_t>(k)));
+    for (double t = crossS - 3; t <= crossS + 3; t += 0.2)
+        s.range.push_back(r.at(m, t, 100000 + static_cast<std::uint64_t>(t * 10)));
+    m.calibration.redLightZone = {-6, 11.5};
+    VehicleBinder binder(m.calibration);
+    learn(binder, m, r, crossS);
+    return binder.bind(d, s);
+}
+
+} /* namespace */
+
+TEST(CameraCalibration, aRollingRightTurnIsFollowedIntoTheIntersection)
+{
+    /* demo: 5KDR221 turns right on red at 10 mph, front on the line at 25.3 s. */
+    Marked m("demo.toml");
+    Rendered r;
+    VehicleIdentity id = bindRedAt(m, r, 1, 25.297, 4.47, 2.0);
+    STRCMP_EQUAL("", id.bound() ? "" : id.why.c_str());
+    CHECK(id.bRearM >= 0.5);
+}
+
+TEST(CameraCalibration, aSpeederWithATrailingFragmentIsStillOneVehicle)
+{
+    /* demo: 9FST321 at 42 mph, the search span as the rule plans it. */
+    Marked m("demo.toml");
+    Rendered r;
+    VehicleIdentity id = bindSpeedAt(m, r, 42.0, 33.4, 33.9, 37.3);
+    STRCMP_EQUAL("", id.bound() ? "" : id.why.c_str());
     DOUBLES_EQUAL(42.0, id.photoSpeedMph.value_or(0), 1.0);
 }
