@@ -124,6 +124,43 @@ json frameJson(const Frame &f)
                 {"sequence", f.sequence()}};
 }
 
+/* A search region: null when the record has none (an empty box: out of view). */
+json boxJson(const Box &b)
+{
+    if (b.width() <= 0 || b.height() <= 0)
+        return nullptr;
+    return json{{"x", b.x()}, {"y", b.y()}, {"width", b.width()}, {"height", b.height()}};
+}
+
+/* How the A- and B-shots were bound to the accused vehicle; null for a record made
+ * before camera calibration. The two-image speed check's figures are null where the
+ * record has none (red light: the pipeline sets all three only for the speed method). */
+json identityJson(const Violation &v)
+{
+    if (!v.has_identity())
+        return nullptr;
+    const VehicleIdentity &id = v.identity();
+    const bool twoImage = id.photo_speed_mph() != 0 || id.radar_speed_mph() != 0 ||
+                          id.photo_speed_tolerance_mph() != 0;
+    auto speed = [twoImage](double mph) { return twoImage ? json(mph) : json(nullptr); };
+    return json{{"method", id.method()},
+                {"lane", id.lane()},
+                {"a_rear_along_m", id.a_rear_along_m()},
+                {"b_rear_along_m", id.b_rear_along_m()},
+                {"a_plate_region", boxJson(id.a_plate_region())},
+                {"b_plate_region", boxJson(id.b_plate_region())},
+                {"zone_from_m", id.zone_from_m()},
+                {"zone_to_m", id.zone_to_m()},
+                {"photo_speed_mph", speed(id.photo_speed_mph())},
+                {"radar_speed_mph", speed(id.radar_speed_mph())},
+                {"photo_speed_tolerance_mph", speed(id.photo_speed_tolerance_mph())},
+                {"searched_from", instantJson(id.searched_from())},
+                {"searched_to", instantJson(id.searched_to())},
+                {"vehicles_in_zone", id.vehicles_in_zone()},
+                {"explanation", id.explanation()},
+                {"calibration", id.calibration()}};
+}
+
 } /* namespace */
 
 std::vector<ChecklistItem> checklistFor(const Record &record)
@@ -378,6 +415,7 @@ json caseJson(const CaseInfo &c, const StoredRecord &stored,
         frames["plate"] = p;
     }
     j["frames"] = frames;
+    j["identity"] = identityJson(v);
     json items = json::array();
     for (const ChecklistItem &it : checklistFor(r))
         items.push_back({{"key", it.key},

@@ -170,8 +170,10 @@ function verificationBadges(codes) {
   });
 }
 
-/* Only what applies to the case's type and what the record knows: a speed record has
- * no lane (0) and a red-light record no posted limit (its speed is the loops' at the line). */
+/* Only what applies to the case's type and what the record knows: a speed record made
+ * before camera calibration has no lane (0; newer ones carry the lane the camera found
+ * the vehicle in) and a red-light record no posted limit (its speed is the loops' at the
+ * line). */
 function dataBar(c) {
   const s = c.signal, sp = c.speed, z = c.school_zone, sc = c.self_check;
   const red = c.type === 'red_light', speedCase = c.type === 'school_zone_speed';
@@ -309,6 +311,63 @@ function speedChart(c) {
     h('text', { x: 2, y: 12, 'font-size': 11, fill: '#555' }, sp.unit));
 }
 
+/* ---------- vehicle identity: how the photos were tied to the measured vehicle ---------- */
+/* Metres along the approach from the stop line: − before it, + past it. */
+const fmtAlong = (m) => (m >= 0.05 ? '+' : m <= -0.05 ? '−' : '') + Math.abs(m).toFixed(1) + ' m';
+const fmtNum = (m) => (m <= -0.05 ? '−' : '') + Math.abs(m).toFixed(1);
+const hasRegion = (r) => !!r && r.width > 0 && r.height > 0;
+
+/* The plate search region outlined over a photo: an SVG in the frame's own pixel
+ * coordinates laid over the image, so it scales with whatever size the image is shown
+ * at. `fr` is the frame (its width and height are the region's coordinate space). */
+function regionOverlay(fr, region, key) {
+  const W = fr.width, H = fr.height;
+  const svg = h('svg', { class: 'overlay', 'data-region': key, viewBox: W && H ? '0 0 ' + W + ' ' + H : null, preserveAspectRatio: 'none', 'aria-hidden': 'true' },
+    h('rect', { class: 'search-region-halo', x: region.x, y: region.y, width: region.width, height: region.height }),
+    h('rect', { class: 'search-region', 'data-region': key, x: region.x, y: region.y, width: region.width, height: region.height }));
+  return svg;
+}
+
+function identityPanel(c) {
+  const id = c.identity;
+  const panel = (...children) => h('section', { class: 'panel identity', id: 'identity', 'aria-labelledby': 'h-identity' },
+    h('h2', { id: 'h-identity' }, 'Vehicle identity'), ...children);
+  if (!id) return panel(h('p', { class: 'muted', id: 'identity-none' }, 'No identity check (record made before camera calibration).'));
+  const lines = [];
+  const method = id.method === 'radar+image' ? 'the vehicle the radar measured, found and followed in the photographs'
+    : id.method === 'loops+image' ? 'the vehicle the loops measured, found in the photographs from the crossing on'
+    : 'the vehicle the sensors measured, found in the photographs';
+  lines.push(h('p', { class: 'identity-method' }, 'Method ', h('span', { class: 'badge' }, (id.method || 'unknown').replace('+', ' + ')), ' ' + method + '.'));
+  const inZone = (m) => m >= id.zone_from_m && m <= id.zone_to_m;
+  const zone = '[' + fmtNum(id.zone_from_m) + ', ' + fmtNum(id.zone_to_m) + '] m';
+  const outside = ['a', 'b'].filter((k) => !inZone(id[k + '_rear_along_m'])).map((k) => k.toUpperCase());
+  lines.push(h('p', { class: 'identity-position' + (outside.length ? ' bad' : ''), id: 'identity-position' },
+    'Photographed in lane ' + (id.lane || '?') + ': rear at ' + fmtAlong(id.a_rear_along_m) + ' (A) and ' + fmtAlong(id.b_rear_along_m) +
+    ' (B) from the stop line, ' + (outside.length ? 'the ' + outside.join(' and ') + ' position OUTSIDE' : 'inside') + ' the photo zone ' + zone + '.',
+    h('span', { class: 'hint' }, ' (−\u00a0before the line, +\u00a0past it)')));
+  if (c.location.lane > 0 && id.lane && c.location.lane !== id.lane)
+    lines.push(h('p', { class: 'bad' }, 'The record\'s lane (' + c.location.lane + ') is not the lane the vehicle was photographed in (' + id.lane + ').'));
+  if (id.photo_speed_mph !== null && id.photo_speed_mph !== undefined) {
+    const diff = Math.abs(id.photo_speed_mph - id.radar_speed_mph);
+    const agrees = diff <= id.photo_speed_tolerance_mph;
+    lines.push(h('p', { class: 'identity-speed' + (agrees ? '' : ' bad'), id: 'identity-speed', 'data-agrees': String(agrees) },
+      'Photo speed ' + id.photo_speed_mph.toFixed(1) + ' mph from the two shots, radar ' + id.radar_speed_mph.toFixed(1) +
+      ' mph (must agree within ' + id.photo_speed_tolerance_mph.toFixed(1) + ' mph) ',
+      h('span', { class: 'badge ' + (agrees ? 'ok' : 'bad') }, agrees ? 'agree, ' + diff.toFixed(1) + ' mph apart' : 'DISAGREE: ' + diff.toFixed(1) + ' mph apart')));
+  }
+  const from = id.searched_from || {}, to = id.searched_to || {};
+  if (from.utc_ns && to.utc_ns) {
+    const t = (ns) => new Date(ns / 1e6).toISOString().slice(11, 23);
+    lines.push(h('p', { class: 'identity-search' }, 'Searched ' + ((to.utc_ns - from.utc_ns) / 1e9).toFixed(2) + ' s of frames (' + t(from.utc_ns) + '–' + t(to.utc_ns) + ' UTC); ' +
+      id.vehicles_in_zone + (id.vehicles_in_zone === 1 ? ' vehicle' : ' vehicles') + ' followed through the photo zone.'));
+  }
+  if (id.explanation) lines.push(h('p', { class: 'identity-explanation', id: 'identity-explanation' }, h('span', { class: 'hint' }, 'Device\'s finding: '), id.explanation));
+  const outlined = hasRegion(id.a_plate_region) || hasRegion(id.b_plate_region);
+  lines.push(h('p', { class: 'hint' }, outlined ? [h('span', { class: 'swatch', 'aria-hidden': 'true' }), ' Outlined on the photos: where the plate was searched.'] : 'No plate search region in the record.'));
+  if (id.calibration) lines.push(h('p', { class: 'hint calibration' }, 'Camera calibration: ' + id.calibration));
+  return panel(...lines);
+}
+
 function clipPlayer(c) {
   const frames = c.frames.clip;
   if (!frames.length) return h('p', { class: 'muted' }, 'No clip in this record.');
@@ -332,9 +391,9 @@ function clipPlayer(c) {
 }
 function toggleClip() { if (state.toggleClip) state.toggleClip(); }
 
-function zoom(src, alt) {
+function zoom(src, alt, region) {
   closeZoom();
-  const overlay = h('div', { class: 'zoom', id: 'zoom', role: 'dialog', 'aria-label': alt, onclick: closeZoom }, h('img', { src, alt }));
+  const overlay = h('div', { class: 'zoom', id: 'zoom', role: 'dialog', 'aria-label': alt, onclick: closeZoom }, h('div', { class: 'shotwrap' }, h('img', { src, alt }), region || null));
   document.body.append(overlay);
 }
 function closeZoom() { const z = $('#zoom'); if (z) z.remove(); }
@@ -419,8 +478,16 @@ async function showCase(id) {
   const main = $('#main');
   main.replaceChildren();
   const f = c.frames;
-  const shot = (fr, label, id) => fr ? h('figure', {}, h('img', { id, src: media(fr), alt: label, width: fr.width || null, height: fr.height || null, onclick: () => zoom(media(fr), label) }),
-    h('figcaption', {}, label + ' · ' + (fr.captured_utc_ns ? new Date(fr.captured_utc_ns / 1e6).toISOString().slice(11, 23) + ' UTC' : ''))) : h('p', { class: 'muted' }, label + ': not in record');
+  /* Each shot with the region its plate was searched in (vehicle identity) outlined. */
+  const shot = (fr, label, id, key) => {
+    if (!fr) return h('p', { class: 'muted' }, label + ': not in record');
+    const region = c.identity && hasRegion(c.identity[key + '_plate_region']) && fr.width && fr.height ? c.identity[key + '_plate_region'] : null;
+    return h('figure', {}, h('div', { class: 'shotwrap' },
+      h('img', { id, src: media(fr), alt: label, width: fr.width || null, height: fr.height || null, onclick: () => zoom(media(fr), label, region ? regionOverlay(fr, region, key) : null) }),
+      region ? regionOverlay(fr, region, key) : null),
+    h('figcaption', {}, label + ' · ' + (fr.captured_utc_ns ? new Date(fr.captured_utc_ns / 1e6).toISOString().slice(11, 23) + ' UTC' : '') +
+      (region ? ' · outlined: plate search region' : '')));
+  };
   const plate = f.plate ? h('figure', { class: 'plate' }, h('img', { id: 'plate-crop', src: media(f.plate), alt: 'Licence plate, enlarged', onclick: () => zoom(media(f.plate), 'Licence plate') }),
     h('figcaption', {}, h('span', { class: 'read' }, f.plate.read || '—'), ' plate crop (', h('kbd', {}, 'Z'), ' zoom)')) : h('p', { class: 'muted' }, 'No plate crop.');
   const lease = h('span', { class: 'lease', id: 'lease' });
@@ -435,8 +502,9 @@ async function showCase(id) {
     h('div', { class: 'caselayout' },
       h('div', {},
         h('section', { class: 'panel', 'aria-label': 'Photos' },
-          h('div', { class: 'shots' }, shot(f.a, 'A-shot (at the stop line)', 'a-shot'), shot(f.b, 'B-shot (in the intersection)', 'b-shot')),
+          h('div', { class: 'shots' }, shot(f.a, 'A-shot (at the stop line)', 'a-shot', 'a'), shot(f.b, 'B-shot (in the intersection)', 'b-shot', 'b')),
           h('div', { class: 'platerow' }, h('div', {}, plate, vehiclePanel(c)), clipPlayer(c))),
+        identityPanel(c),
         h('section', { class: 'panel charts', 'aria-label': 'Charts' }, h('h2', {}, 'Signal timeline'), timelineChart(c),
           h('h2', {}, c.type === 'red_light' ? 'Radar (stop check)' : 'Speed'), speedChart(c))),
       h('div', {}, checklistPanel(c, c.mine && !c.decision), decisionPanel(c),

@@ -24,7 +24,8 @@ const dir = mkdtempSync(join(tmpdir(), 'stopline-casepage-'));
 const data = join(dir, 'data');
 const run = (file, args) => execFileSync(file, args, { encoding: 'utf8', env: { ...process.env, STOPLINE_PASSWORD: 'tech-pw' } });
 /* The seed tool: cases 1, 2 and 4 are red light (plates ABC001, ABC002, ABC004), case 3
- * school-zone speed (SZN003). */
+ * school-zone speed (SZN003), made as before camera calibration (--before-calibration):
+ * a speed record without a lane, the record "lane 0" was shown for. */
 const RED = 1, SPEED = 3;
 
 let browser;
@@ -62,7 +63,8 @@ await runTest(dir, async () => {
   console.log(run(bin, ['import-registry', '--data', data, '--csv', csv]).trim());
   const base = await startServer(bin, data, ['--second-review-percent', '0']);
   const port = new URL(base).port;
-  console.log(run(seed, ['--key', join(dir, 'cam-5.key'), '--device', 'cam-5', '--count', '4', '--port', port, '--token', token]).trim());
+  console.log(run(seed, ['--key', join(dir, 'cam-5.key'), '--device', 'cam-5', '--count', '4', '--port', port, '--token', token,
+    '--before-calibration', String(SPEED)]).trim());
 
   browser = await launchBrowser();
   const reviewer = await login(base, 'demo', 'demo-password');

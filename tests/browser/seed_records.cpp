@@ -7,8 +7,18 @@
  * a red-light record has the enforced head NB-1 and the conflicting head EB-1 in its
  * SignalTimeline (EB-1 turns green after a 1.0 s all-red, before the A-shot at about
  * 1.5 s into red; the B-shot follows 1.0 s later), a lane, the loop speed at the line
- * and no posted limit; a school-zone record has no lane (0) and no signal timeline. */
+ * and no posted limit; a school-zone record has no signal timeline.
+ *
+ * Every violation also carries the vehicle identity the pipeline's binder writes
+ * (Violation.identity): how the A- and B-shots were bound to the vehicle, in the road
+ * coordinates of a camera calibration, the plate search regions and, for speed, the
+ * two-image photo speed against the radar; a speed record's lane is the lane the
+ * vehicle was found in. The seed's "camera" is the drawing itself: the stop line at
+ * y = 200, 150 px of car = 4.5 m, so metres along the approach are (200 - y) / 33.3.
+ * `--before-calibration 2,5` makes those violations as records made before camera
+ * calibration: no identity, and a speed record without a lane (0). */
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -33,6 +43,50 @@ using stopline::backoffice::HttpClient;
 namespace {
 
 constexpr int kW = 640, kH = 360;
+
+/* The seed's camera: the stop line's row, pixels per metre along and across the road
+ * (the car is drawn 150 px = 4.5 m long), and where the car's front is drawn in each
+ * shot. The A-shot is the crossing frame; the red-light B-shot shows the rear past the
+ * line (0.5 m; it stays 1.0 s after A, which the timeline tests measure); the speed
+ * B-shot has the rear 6.0 m on from the A-shot, at the time the photo speed implies. */
+constexpr int kStopY = 200, kCarLength = 150;
+constexpr double kPxPerM = kCarLength / 4.5;
+constexpr int kAFront = 206, kRedBFront = 20;
+constexpr double kSpeedBDistanceM = 6.0;
+constexpr double kMps = 0.44704; /* per mph */
+
+double alongOf(int y)
+{
+    return (kStopY - y) / kPxPerM;
+}
+
+int rowOf(double along)
+{
+    return static_cast<int>(std::lround(kStopY - along * kPxPerM));
+}
+
+std::string fmt1(double v)
+{
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+    return buf;
+}
+
+/* Where the binder searches the plate of a rear at `rearY` in `lane`: the lane's 3.6 m
+ * centred on the car and 0.4 m each side, from 0.4 m below the rear's road contact to
+ * 1.5 m above it, inside the image. */
+void plateRegion(Box *b, uint32_t lane, int rearY)
+{
+    const int cx = 80 + 160 * static_cast<int>(lane - 1) + 55;
+    const int half = static_cast<int>(std::ceil((1.8 + 0.4) * kPxPerM));
+    const int x0 = std::max(0, cx - half), x1 = std::min(kW, cx + half);
+    const int y0 = std::max(0, static_cast<int>(std::floor(rearY - 1.5 * kPxPerM)));
+    const int y1 = std::min(kH, static_cast<int>(std::ceil(rearY + 0.4 * kPxPerM)));
+    b->set_x(x0);
+    b->set_y(y0);
+    b->set_width(x1 - x0);
+    b->set_height(y1 - y0);
+}
 
 std::string jpeg(const cv::Mat &img)
 {
@@ -88,7 +142,7 @@ void instant(Instant *i, int64_t utc, int64_t mono)
     i->set_monotonic_ns(mono);
 }
 
-Record violation(uint64_t index, int64_t utc, int64_t mono)
+Record violation(uint64_t index, int64_t utc, int64_t mono, bool calibrated)
 {
     Record r;
     instant(r.mutable_created(), utc, mono);
@@ -103,7 +157,9 @@ Record violation(uint64_t index, int64_t utc, int64_t mono)
     r.set_calibration_id("cal-seed-1");
     Violation *v = r.mutable_violation();
     bool red = index % 3 != 0;
-    uint32_t lane = 1 + index % 3; /* where the car is drawn; recorded for red light only */
+    /* Where the car is drawn; recorded for red light, and for speed where the camera
+     * found it (calibrated). */
+    uint32_t lane = 1 + index % 3;
     char plate[16];
     std::snprintf(plate, sizeof(plate), "%s%03llu", red ? "ABC" : "SZN",
                   static_cast<unsigned long long>(index));
@@ -115,7 +171,7 @@ Record violation(uint64_t index, int64_t utc, int64_t mono)
     loc->set_code(red ? "BEL-0142" : "BEL-S007");
     loc->set_description(red ? "NE 8th St & 112th Ave NE" : "Lake Hills Blvd, Sunset Elementary");
     loc->set_direction(NORTHBOUND);
-    if (red)
+    if (red || calibrated)
         loc->set_lane(lane);
     instant(v->mutable_event(), utc, mono);
 
@@ -123,7 +179,13 @@ Record violation(uint64_t index, int64_t utc, int64_t mono)
      * the conflicting EB-1, red since before NB-1's green, turns green after a 1.0 s
      * all-red, i.e. before the A-shot. Oldest change first, as the pipeline writes. */
     const int64_t s = 1'000'000'000;
-    const int64_t bAfterA = 1'000'000'000;
+    double speed = red ? 31.0 + index % 5 : 32.0 + index % 7; /* mph, at the line / radar */
+    /* Speed: the photo speed, a little under the radar's, is what moved the rear
+     * kSpeedBDistanceM between the shots; that sets the B-shot's time. */
+    const double photoMph = speed - 0.4;
+    const int64_t bAfterA = red || !calibrated
+                                    ? 1'000'000'000
+                                    : std::llround(kSpeedBDistanceM / (photoMph * kMps) * 1e9);
     int64_t redOnset = mono - 1'500'000'000 - static_cast<int64_t>(index) * 10'000'000;
     if (red) {
         SignalTimeline *sig = v->mutable_signal();
@@ -155,7 +217,6 @@ Record violation(uint64_t index, int64_t utc, int64_t mono)
     SpeedMeasurement *sp = v->mutable_speed();
     sp->set_unit(MPH);
     sp->set_cosine_angle_deg(12);
-    double speed = red ? 31.0 + index % 5 : 32.0 + index % 7;
     for (int i = -8; i <= 4; ++i) {
         RadarSample *rs = sp->add_samples();
         instant(rs->mutable_at(), utc + i * 50'000'000LL, mono + i * 50'000'000LL);
@@ -191,7 +252,9 @@ Record violation(uint64_t index, int64_t utc, int64_t mono)
     }
 
     cv::Scalar lamp = red ? cv::Scalar(40, 40, 230) : cv::Scalar(40, 200, 60);
-    cv::Mat a = scene(215, plate, lamp, lane), b = scene(40, plate, lamp, lane);
+    const int aRear = kAFront + kCarLength;
+    const int bRear = red ? kRedBFront + kCarLength : rowOf(alongOf(aRear) + kSpeedBDistanceM);
+    cv::Mat a = scene(kAFront, plate, lamp, lane), b = scene(bRear - kCarLength, plate, lamp, lane);
     Frame *aShot = addFrame(v, FRAME_A_SHOT, a, utc, mono, 1000 + index * 100);
     addFrame(v, FRAME_B_SHOT, b, utc + bAfterA, mono + bAfterA, 1030 + index * 100);
     for (int i = 0; i < 8; ++i) {
@@ -201,7 +264,7 @@ Record violation(uint64_t index, int64_t utc, int64_t mono)
     }
     aShot->set_sha256(sha256(aShot->data()));
     int cx = 80 + 160 * (lane - 1);
-    cv::Rect box(cx + 14, 215 + 104, 82, 38);
+    cv::Rect box(cx + 14, kAFront + 104, 82, 38);
     cv::Mat crop;
     cv::resize(a(box), crop, {}, 4, 4, cv::INTER_CUBIC);
     PlateCandidate *pc = v->mutable_plate()->add_candidates();
@@ -219,6 +282,39 @@ Record violation(uint64_t index, int64_t utc, int64_t mono)
     cf->set_width(crop.cols);
     cf->set_height(crop.rows);
     cf->set_data(jpeg(crop));
+
+    if (calibrated) { /* what the pipeline's fillIdentity() writes */
+        VehicleIdentity *id = v->mutable_identity();
+        const double aAlong = alongOf(aRear), bAlong = alongOf(bRear);
+        id->set_method(red ? "loops+image" : "radar+image");
+        id->set_lane(lane);
+        id->set_a_rear_along_m(aAlong);
+        id->set_b_rear_along_m(bAlong);
+        plateRegion(id->mutable_a_plate_region(), lane, aRear);
+        plateRegion(id->mutable_b_plate_region(), lane, bRear);
+        id->set_zone_from_m(red ? -6.0 : -5.0);
+        id->set_zone_to_m(red ? 11.5 : 12.0);
+        /* Red light: from the crossing frame on; speed: the span the radar allows. */
+        const int64_t from = red ? 0 : -300'000'000, to = 1'200'000'000;
+        instant(id->mutable_searched_from(), utc + from, mono + from);
+        instant(id->mutable_searched_to(), utc + to, mono + to);
+        id->set_vehicles_in_zone(1);
+        const std::string laneName = "lane " + std::to_string(lane);
+        if (red) {
+            id->set_explanation(laneName + ": rear at " + fmt1(aAlong) + " m at the crossing, " +
+                                fmt1(bAlong) + " m in the B-shot");
+        } else {
+            id->set_photo_speed_mph(photoMph);
+            id->set_radar_speed_mph(speed);
+            id->set_photo_speed_tolerance_mph(3.0);
+            id->set_explanation(laneName + ": rear at " + fmt1(aAlong) + " m, then " +
+                                fmt1(bAlong) + " m " + fmt1(bAfterA / 1e9) + " s later: " +
+                                fmt1(photoMph) + " mph (radar " + fmt1(speed) + " mph)");
+        }
+        id->set_calibration("cam-seed: 6 points, worst 0.40 px; lanes 1 [0.00, 3.60] 2 [3.60, "
+                            "7.20] 3 [7.20, 10.80]; photo zones red_light [-6.00, 11.50] speed "
+                            "[-5.00, 12.00] m");
+    }
     return r;
 }
 
@@ -239,6 +335,11 @@ int main(int argc, char **argv)
     unsigned daysAgo = 0;
     app.add_option("--days-ago", daysAgo,
                    "date the violations this many days back (tests of payment deadlines)");
+    std::vector<unsigned> beforeCalibration;
+    app.add_option("--before-calibration", beforeCalibration,
+                   "violations (1 = the first) made as before camera calibration: no vehicle "
+                   "identity, no lane on a speed record")
+            ->delimiter(',');
     CLI11_PARSE(app, argc, argv);
     try {
         auto key = SigningKey::loadFile(keyFile);
@@ -257,8 +358,10 @@ int main(int argc, char **argv)
         genesis.mutable_clock()->set_boot_id("seed-boot");
         std::vector<Sealed> sealed{writer.seal(genesis)};
         for (unsigned i = 1; i <= count; ++i) {
+            const bool calibrated = std::find(beforeCalibration.begin(), beforeCalibration.end(),
+                                              i) == beforeCalibration.end();
             Record r = violation(i, utc + int64_t{i} * 60'000'000'000,
-                                 mono + int64_t{i} * 60'000'000'000);
+                                 mono + int64_t{i} * 60'000'000'000, calibrated);
             sealed.push_back(writer.seal(r));
         }
         for (const Sealed &s : sealed) {

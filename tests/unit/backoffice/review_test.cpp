@@ -1,7 +1,8 @@
 /* The review flow over real HTTP against the in-process server: checklists pre-filled
  * from the record, approval refused while items are unconfirmed or contradicted by the
  * record, the server-signed approval carrying the reviewer's signature, a decision
- * after lease expiry refused loudly, and the pure chain verdicts. */
+ * after lease expiry refused loudly, the case's vehicle identity (or null), and the pure
+ * chain verdicts. */
 
 #include <nlohmann/json.hpp>
 
@@ -224,6 +225,87 @@ TEST(Review, DecisionAfterLeaseExpiryIsRefusedOverHttp)
     LONGS_EQUAL(409, late.status);
     CHECK_TEXT(late.body.find("lease on the case expired") != std::string::npos, late.body.c_str());
     STRCMP_EQUAL("queued", site.store->caseInfo(id)->status.c_str()); /* nothing saved */
+}
+
+/* The case carries Violation.identity as written: every field, the plate regions as
+ * boxes, the two-image speed figures only where the record has that check, and null for
+ * a record made before camera calibration. */
+TEST(Review, CaseCarriesHowThePhotosWereBoundToTheVehicle)
+{
+    Site site;
+    TestDevice dev(site.store.get(), "dev-i");
+    Record old = stopline::testkit::sampleViolation(1, 1'700'000'001'000'000'000);
+    Record red = stopline::testkit::sampleViolation(2, 1'700'000'002'000'000'000);
+    VehicleIdentity *ri = red.mutable_violation()->mutable_identity();
+    ri->set_method("loops+image");
+    ri->set_lane(2);
+    ri->set_a_rear_along_m(-4.5);
+    ri->set_b_rear_along_m(1.6);
+    ri->mutable_a_plate_region()->set_x(210);
+    ri->mutable_a_plate_region()->set_y(300);
+    ri->mutable_a_plate_region()->set_width(140);
+    ri->mutable_a_plate_region()->set_height(60);
+    /* b_plate_region left empty: out of view */
+    ri->set_zone_from_m(-6);
+    ri->set_zone_to_m(11.5);
+    ri->mutable_searched_from()->set_utc_ns(1'700'000'002'000'000'000);
+    ri->mutable_searched_from()->set_monotonic_ns(5'000'000'000);
+    ri->mutable_searched_to()->set_utc_ns(1'700'000'003'200'000'000);
+    ri->mutable_searched_to()->set_monotonic_ns(6'200'000'000);
+    ri->set_vehicles_in_zone(1);
+    ri->set_explanation("lane 2: rear at -4.5 m at the crossing, 1.6 m in the B-shot");
+    ri->set_calibration("cam-a: 6 points, worst 0.4 px");
+    Record speed = stopline::testkit::sampleViolation(3, 1'700'000'003'000'000'000);
+    speed.mutable_violation()->set_type(SCHOOL_ZONE_SPEED);
+    VehicleIdentity *si = speed.mutable_violation()->mutable_identity();
+    si->set_method("radar+image");
+    si->set_lane(1);
+    si->set_photo_speed_mph(40.9);
+    si->set_radar_speed_mph(41.2);
+    si->set_photo_speed_tolerance_mph(3);
+    si->mutable_b_plate_region()->set_x(5);
+    si->mutable_b_plate_region()->set_y(6);
+    si->mutable_b_plate_region()->set_width(7);
+    si->mutable_b_plate_region()->set_height(8);
+    ingestViolations(site, dev, {old, red, speed});
+    site.reviewer("dora");
+    auto get = [&](int id) {
+        ClientResponse r = site.call("GET", "/api/v1/cases/" + std::to_string(id));
+        LONGS_EQUAL_TEXT(200, r.status, r.body.c_str());
+        return json::parse(r.body);
+    };
+
+    json none = get(1);
+    CHECK_TEXT(none.contains("identity") && none["identity"].is_null(), none.dump().c_str());
+
+    json id = get(2)["identity"];
+    STRCMP_EQUAL("loops+image", id["method"].get<std::string>().c_str());
+    LONGS_EQUAL(2, id["lane"].get<int>());
+    DOUBLES_EQUAL(-4.5, id["a_rear_along_m"].get<double>(), 1e-9);
+    DOUBLES_EQUAL(1.6, id["b_rear_along_m"].get<double>(), 1e-9);
+    CHECK(id["a_plate_region"] == json({{"x", 210}, {"y", 300}, {"width", 140}, {"height", 60}}));
+    CHECK(id["b_plate_region"].is_null());
+    DOUBLES_EQUAL(-6, id["zone_from_m"].get<double>(), 1e-9);
+    DOUBLES_EQUAL(11.5, id["zone_to_m"].get<double>(), 1e-9);
+    CHECK(id["photo_speed_mph"].is_null());
+    CHECK(id["radar_speed_mph"].is_null());
+    CHECK(id["photo_speed_tolerance_mph"].is_null());
+    CHECK(id["searched_from"] ==
+          json({{"utc_ns", 1'700'000'002'000'000'000}, {"monotonic_ns", 5'000'000'000}}));
+    CHECK(id["searched_to"] ==
+          json({{"utc_ns", 1'700'000'003'200'000'000}, {"monotonic_ns", 6'200'000'000}}));
+    LONGS_EQUAL(1, id["vehicles_in_zone"].get<int>());
+    STRCMP_EQUAL("lane 2: rear at -4.5 m at the crossing, 1.6 m in the B-shot",
+                 id["explanation"].get<std::string>().c_str());
+    STRCMP_EQUAL("cam-a: 6 points, worst 0.4 px", id["calibration"].get<std::string>().c_str());
+
+    json sp = get(3)["identity"];
+    STRCMP_EQUAL("radar+image", sp["method"].get<std::string>().c_str());
+    DOUBLES_EQUAL(40.9, sp["photo_speed_mph"].get<double>(), 1e-9);
+    DOUBLES_EQUAL(41.2, sp["radar_speed_mph"].get<double>(), 1e-9);
+    DOUBLES_EQUAL(3.0, sp["photo_speed_tolerance_mph"].get<double>(), 1e-9);
+    CHECK(sp["a_plate_region"].is_null());
+    CHECK(sp["b_plate_region"] == json({{"x", 5}, {"y", 6}, {"width", 7}, {"height", 8}}));
 }
 
 TEST_GROUP(Chain){};
