@@ -107,6 +107,8 @@ bool printCalibration(const World &world)
     const Json g = renderer.geometry();
     std::printf("# Marked in a snapshot of stopline-sim %s (camera %s)\n", sc.source.c_str(),
                 sc.camera->id.c_str());
+    std::printf("# a rear plate readable (whole, >= 28 px) per lane: %s\n",
+                g["plate_zone_by_lane_m"].dump().c_str());
     std::printf("[camera.calibration]\nid = \"%s-%s\"\nwidth = %d\nheight = %d\n",
                 sc.camera->id.c_str(), sc.name.c_str(), sc.camera->width, sc.camera->height);
     if (g["plate_zone_m"].is_array()) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 #include <opencv2/imgproc.hpp>
 
@@ -543,28 +544,36 @@ Json Renderer::geometry() const
                              {"to_m", lane.number * w}});
     /* Where a rear plate in the lanes' middle is whole in the frame and at least 28 px
      * wide: the photo zone an installer would choose from the snapshot. */
-    std::optional<double> zoneFrom, zoneTo;
-    for (double x = -40; x <= 80; x += 0.5) {
-        bool readable = true;
-        for (const auto &lane : approach_.lanes) {
-            const double yc = (lane.number - 0.5) * w;
-            auto l = camera_.project({x, yc + kPlateW / 2, 0.4}),
-                 r = camera_.project({x, yc - kPlateW / 2, 0.6});
-            readable = readable && l && r && l->x >= 0 && r->x < camera_.width() && l->y >= 0 &&
-                       r->y >= 0 && l->y < camera_.height() && r->y < camera_.height() &&
-                       std::fabs(r->x - l->x) >= 28;
-        }
-        if (readable) {
-            if (!zoneFrom)
-                zoneFrom = x;
-            zoneTo = x;
-        }
-    }
+    auto readableAt = [&](const LaneSpec &lane, double x) {
+        const double yc = (lane.number - 0.5) * w;
+        auto l = camera_.project({x, yc + kPlateW / 2, 0.4}),
+             r = camera_.project({x, yc - kPlateW / 2, 0.6});
+        return l && r && l->x >= 0 && r->x < camera_.width() && l->y >= 0 && r->y >= 0 &&
+               l->y < camera_.height() && r->y < camera_.height() && std::fabs(r->x - l->x) >= 28;
+    };
+    auto span = [&](const std::function<bool(double)> &readable) {
+        std::optional<double> from, to;
+        for (double x = -40; x <= 80; x += 0.5)
+            if (readable(x)) {
+                if (!from)
+                    from = x;
+                to = x;
+            }
+        return from ? Json::array({*from, *to}) : Json();
+    };
+    Json byLane = Json::object();
+    for (const auto &lane : approach_.lanes)
+        byLane[std::to_string(lane.number)] = span([&](double x) { return readableAt(lane, x); });
+    const Json zone = span([&](double x) {
+        return std::all_of(approach_.lanes.begin(), approach_.lanes.end(),
+                           [&](const LaneSpec &l) { return readableAt(l, x); });
+    });
     WorldPoint p = camera_.position();
     return Json{{"approach", approach_.name},
                 {"marks", marks},
                 {"lane_bands", bands},
-                {"plate_zone_m", zoneFrom ? Json::array({*zoneFrom, *zoneTo}) : Json()},
+                {"plate_zone_m", zone},
+                {"plate_zone_by_lane_m", byLane},
                 {"width", camera_.width()},
                 {"height", camera_.height()},
                 {"focal_px", camera_.focalPx()},

@@ -395,6 +395,39 @@ BoundShots bindShots(const VehicleBinder &binder, const PlateLocator &locator,
     out.aPlates = locateInRegion(locator, toBgr(*id.a), id.aRegion);
     if (id.b && locateOnBShot)
         out.bPlates = locateInRegion(locator, toBgr(*id.b), id.bRegion);
+    /* Neither shot shows the plate readably (glare, a frame the locator misses): a later
+     * frame of the same vehicle, still in the zone, becomes the B-shot. */
+    const LaneBand *lane = binder.calibration().findLane(id.lane);
+    for (std::size_t i = 0; out.aPlates.empty() && out.bPlates.empty() && lane &&
+                            locateOnBShot && i < id.laterB.size();
+         ++i) {
+        const auto &[frame, rear] = id.laterB[i];
+        const cv::Rect region = binder.plateRegion(*lane, rear);
+        std::vector<PlateBox> found = locateInRegion(locator, toBgr(*frame), region);
+        if (found.empty())
+            continue;
+        if (id.photoSpeedMph) {
+            const double s = static_cast<double>(frame->stamp.sampleNs - id.a->stamp.sampleNs) /
+                             kNanosPerSecond;
+            const double mph =
+                    fromMetersPerSecond((rear - id.aRearM) / s, drivers::SpeedUnit::Mph);
+            if (std::fabs(mph - id.radarSpeedMph) > binder.calibration().photoSpeedToleranceMph)
+                continue;
+        }
+        id.b = frame;
+        id.bRearM = rear;
+        id.bRegion = region;
+        out.bPlates = std::move(found);
+        if (id.photoSpeedMph) {
+            const double s = static_cast<double>(id.b->stamp.sampleNs - id.a->stamp.sampleNs) /
+                             kNanosPerSecond;
+            id.photoSpeedMph = fromMetersPerSecond((id.bRearM - id.aRearM) / s,
+                                                   drivers::SpeedUnit::Mph);
+        }
+        id.why += "; the plate read in a later frame, " +
+                  std::to_string((id.b->stamp.sampleNs - id.a->stamp.sampleNs) / kNanosPerMilli) +
+                  " ms after the A-shot";
+    }
     if (out.aPlates.empty() && out.bPlates.empty()) {
         id.reason = Reason::PlateNotFound;
         id.why += "; no plate in the vehicle's image region of either shot";

@@ -357,6 +357,9 @@ VehicleIdentity VehicleBinder::bindRedLight(const Decision &d, const Snapshot &s
         return refuse(Reason::VehicleNotInView, "the vehicle left the photo zone between frames");
     id.a = frames.front();
     id.b = frames[atB->first];
+    for (const auto &q : accused->path)
+        if (q.first > atB->first && id.zone.contains(q.second))
+            id.laterB.push_back({frames[q.first], q.second});
     id.aRearM = rearA;
     id.bRearM = atB->second;
     id.aRegion = plateRegion(lane->band(), rearA);
@@ -492,6 +495,9 @@ VehicleIdentity VehicleBinder::bindSpeed(const Decision &d, const Snapshot &snap
                               std::to_string(id.lane));
     id.a = frames[c.a.first];
     id.b = frames[c.b.first];
+    for (const auto &q : c.track->path)
+        if (q.first > c.b.first && id.zone.contains(q.second))
+            id.laterB.push_back({frames[q.first], q.second});
     id.aRearM = c.a.second;
     id.bRearM = c.b.second;
     id.aRegion = plateRegion(views_[c.view].band(), c.a.second);

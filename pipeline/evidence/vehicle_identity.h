@@ -41,6 +41,10 @@ struct VehicleIdentity
     unsigned lane = 0;
     hal::FramePtr a, b;
     double aRearM = 0, bRearM = 0; /* the rear's position in each shot, metres along */
+    /* Later frames that could stand as the B-shot (the vehicle still followed, still in
+     * the zone), with its rear in each: where the plate is looked for when neither shot
+     * shows it readably. */
+    std::vector<std::pair<hal::FramePtr, double>> laterB;
     cv::Rect aRegion, bRegion;     /* where the plate is searched, image pixels */
     std::optional<double> photoSpeedMph;
     double radarSpeedMph = 0; /* speed cases: what the photo speed was compared with */

@@ -238,6 +238,39 @@ TEST(DaemonConsoleHil, LoginLockoutSetAndSealedForkTestOverAPty)
         std::uint64_t calSeq = std::stoull(m[1]);
         CHECK(cal.find("school_zone.cosine_angle_deg = 12.500 (was 12.00") != std::string::npos);
 
+        /* The camera: a snapshot, marked points (the demo camera's stop-line ends and loop
+         * corners), a mis-click named, then a fit that is sealed and kept. */
+        term.type("snapshot\r");
+        CHECK(term.expect("tech@stopline> ", 30 * kS).find("snapshot-latest.jpg") !=
+              std::string::npos);
+        const char *points[] = {"0 0 1201 451",   "0 3.6 640 451",  "0 7.2 79 451",
+                                "-4 0.9 1191 650", "-4 2.7 824 650", "1 0.9 1037 416",
+                                "2.8 6.3 279 361", "-4 4.5 456 650"};
+        term.type("calibrate camera point 1 2.7 812 416\r"); /* 40 px off: (1, 2.7) is at 772 */
+        term.expect("tech@stopline> ");
+        for (const char *p : points) {
+            term.type(std::string("calibrate camera point ") + p + "\r");
+            term.expect("tech@stopline> ");
+        }
+        term.type("calibrate camera apply\r");
+        std::string misfit = term.expect("tech@stopline> ");
+        CHECK_TEXT(misfit.find("not applied: the marked points do not fit one road plane: point 1") !=
+                           std::string::npos,
+                   misfit.c_str());
+        term.type("calibrate camera clear\r");
+        term.expect("tech@stopline> ");
+        for (const char *p : points) {
+            term.type(std::string("calibrate camera point ") + p + "\r");
+            term.expect("tech@stopline> ");
+        }
+        term.type("calibrate camera apply\r");
+        std::string camera = term.expect("tech@stopline> ", 30 * kS);
+        CHECK_TEXT(camera.find("camera calibrated: ") != std::string::npos &&
+                           std::regex_search(camera, m, std::regex("sealed as record seq ([0-9]+)")),
+                   camera.c_str());
+        CHECK(slurp(work.path() / "state/camera_calibration.toml").find("[[camera.calibration.points]]") !=
+              std::string::npos);
+
         term.type("status\r");
         std::string status = term.expect("tech@stopline> ");
         CHECK_TEXT(status.find("enforcement") != std::string::npos &&

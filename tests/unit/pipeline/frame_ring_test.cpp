@@ -292,3 +292,28 @@ TEST(FrameRing, tooManyPendingRequestsAreRejected)
     LONGS_EQUAL(1, rejected);
     LONGS_EQUAL(2, ring.stats().pending);
 }
+
+TEST(FrameRing, aSearchSpanKeepsEveryFrameBesideADecimatedClip)
+{
+    boost::asio::io_context io;
+    hal::FramePool pool(64, 200);
+    FrameRing ring(options(2, 30), io.get_executor());
+    for (int i = 0; i < 120; ++i)
+        ring.push(frameAt(pool, kT0 + i * kFrameInterval, i));
+    SnapshotRequest req;
+    req.rangeFrom = kT0;
+    req.rangeTo = kT0 + 119 * kFrameInterval;
+    req.rangeSpacingNs = 200 * kMs;
+    /* Frames 90..105: the last 30 are held, the rest arrive. */
+    req.searchFrom = kT0 + 90 * kFrameInterval;
+    req.searchTo = kT0 + 105 * kFrameInterval;
+    std::optional<Snapshot> got;
+    ring.request(req, [&](Snapshot s) { got = std::move(s); });
+    runUntil(io, [&] { return got.has_value(); });
+    CHECK(got.has_value());
+    LONGS_EQUAL(16, got->search.size());
+    for (std::size_t i = 0; i < got->search.size(); ++i)
+        LONGS_EQUAL(90 + i, got->search[i]->sequence);
+    /* The clip stays decimated: 5 fps over the 60 frames still held. */
+    CHECK(got->range.size() <= 11);
+}

@@ -7,6 +7,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "pipeline/evidence/evidence_builder.h"
 #include "pipeline/evidence/vehicle_identity.h"
 #include "pipeline/scene/lane_view.h"
 #include "pipeline/scene/road_calibration.h"
@@ -263,3 +264,4 @@ TEST(CameraCalibration, aSpeederWithATrailingFragmentIsStillOneVehicle)
     STRCMP_EQUAL("", id.bound() ? "" : id.why.c_str());
     DOUBLES_EQUAL(42.0, id.photoSpeedMph.value_or(0), 1.0);
 }
+
