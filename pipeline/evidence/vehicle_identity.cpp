@@ -307,30 +307,44 @@ VehicleIdentity VehicleBinder::bindRedLight(const Decision &d, const Snapshot &s
         if (l > 1 && l < 30)
             length = l;
     }
-    /* The vehicle at the line is the run that reaches it; its start is its rear unless a
-     * vehicle right behind merges with it in the image (the run then starts further back
-     * than the vehicle's length allows). */
+    /* With the vehicle's length from the loops, its rear is where a run begins near
+     * `frontA - length`; a run that begins elsewhere is another vehicle or a part of this
+     * one (a body the colour of the road shows only its shadow and glass). Without the
+     * length, the run that reaches the line is the vehicle, its start the rear unless
+     * longer than any vehicle (one behind merges with it). */
     const std::vector<VehicleRear> &atA = mine.front();
-    const VehicleRear *run = nullptr;
-    for (const VehicleRear &r : atA)
-        if (r.alongM <= frontA + 1.0 && r.alongM + r.seenM >= frontA - 0.5)
-            run = &r;
-    if (!run)
-        return refuse(Reason::VehicleNotInView,
-                      "nothing at the stop line in lane " + std::to_string(f.lane) +
-                              " in the crossing frame");
-    double rearA = run->alongM;
-    const double longest = length ? *length + 1.5 : 13.5;
-    if (run->clipped) {
-        if (!length)
+    double rearA = 0;
+    if (length) {
+        const double predicted = frontA - *length;
+        const VehicleRear *best = nullptr;
+        for (const VehicleRear &r : atA)
+            if (!r.clipped && std::fabs(r.alongM - predicted) <= 1.2 &&
+                (!best || std::fabs(r.alongM - predicted) < std::fabs(best->alongM - predicted)))
+                best = &r;
+        bool occupied = false;
+        for (const VehicleRear &r : atA)
+            occupied = occupied || (r.alongM <= frontA + 1.0 && r.alongM + r.seenM >= predicted);
+        if (!best && !occupied)
+            return refuse(Reason::VehicleNotInView,
+                          "nothing at the stop line in lane " + std::to_string(f.lane) +
+                                  " in the crossing frame");
+        rearA = best ? best->alongM : predicted;
+    } else {
+        const VehicleRear *run = nullptr;
+        for (const VehicleRear &r : atA)
+            if (r.alongM <= frontA + 1.0 && r.alongM + r.seenM >= frontA - 0.5)
+                run = &r;
+        if (!run)
+            return refuse(Reason::VehicleNotInView,
+                          "nothing at the stop line in lane " + std::to_string(f.lane) +
+                                  " in the crossing frame");
+        if (run->clipped)
             return refuse(Reason::VehicleNotInView,
                           "the rear of the vehicle at the line is out of the image");
-        rearA = frontA - *length;
-    } else if (frontA - rearA > longest) {
-        if (!length)
+        if (frontA - run->alongM > 13.5)
             return refuse(Reason::IdentityAmbiguous,
                           "the vehicle at the line is not separable from the one behind it");
-        rearA = frontA - *length;
+        rearA = run->alongM;
     }
     if (!id.zone.contains(rearA))
         return refuse(Reason::VehicleNotInView, "the vehicle's rear (" + fmt1(rearA) +
