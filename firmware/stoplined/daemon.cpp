@@ -120,6 +120,17 @@ std::string keyedMessage(const ConfigError &e)
     return e.key.empty() ? e.message : e.key + ": " + e.message;
 }
 
+
+/* "PREFIX-20261202T103000Z": a calibration's id, from the UTC time it was made. */
+std::string calibrationIdNow(const char *prefix)
+{
+    std::time_t now = std::time(nullptr);
+    tm t;
+    gmtime_r(&now, &t);
+    char stamp[24];
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &t);
+    return std::string(prefix) + "-" + stamp;
+}
 } /* namespace */
 
 /* Passes edges through to the drivers and lets the console watch them. */
@@ -1353,12 +1364,7 @@ void Daemon::calibrateCamera(const std::vector<std::string> &args, const std::st
         return;
     }
     pipeline::CameraCalibration next = cameraDraft_->draft();
-    std::time_t now = std::time(nullptr);
-    tm t;
-    gmtime_r(&now, &t);
-    char id[40];
-    std::strftime(id, sizeof id, "camcal-%Y%m%dT%H%M%SZ", &t);
-    next.cameraId = id;
+    next.cameraId = calibrationIdNow("camcal");
     const std::string text = cameraCalibrationToml(next);
     LayerOverrides layers;
     layers.cameraCalibrationText = text;
@@ -1484,12 +1490,7 @@ void Daemon::calibrate(const std::string &what, const std::vector<std::string> &
         return;
     }
     change.newValue = fixed(v, 3);
-    std::time_t now = std::time(nullptr);
-    tm t;
-    gmtime_r(&now, &t);
-    char id[32];
-    std::strftime(id, sizeof id, "cal-%Y%m%dT%H%M%SZ", &t);
-    cal.id = id;
+    cal.id = calibrationIdNow("cal");
     change.newCalibrationId = cal.id;
     LayerOverrides layers;
     layers.calibration = cal;

@@ -188,8 +188,10 @@ std::string CaptureCoordinator::shotProblem(const Decision &d, const Snapshot &s
                    std::to_string((d.plan.searchToNs - previous) / kNanosPerMilli) +
                    " ms before the end of the search span";
     }
-    for (std::size_t i = 0; i < (searched ? (d.kind == ViolationKind::RedLight ? 1u : 0u) : 2u);
-         ++i) {
+    /* Without a search both planned shots are checked; with one only the red-light A-shot
+     * is still a planned instant. */
+    const std::size_t checked = !searched ? 2 : d.kind == ViolationKind::RedLight ? 1 : 0;
+    for (std::size_t i = 0; i < checked; ++i) {
         if (snapshot.keyFrames.size() <= i || !snapshot.keyFrames[i])
             return std::string("no ") + names[i] + " frame (snapshot " +
                    snapshotStatusName(snapshot.status) + ")";

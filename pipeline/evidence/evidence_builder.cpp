@@ -407,23 +407,15 @@ BoundShots bindShots(const VehicleBinder &binder, const PlateLocator &locator,
         if (found.empty())
             continue;
         if (id.photoSpeedMph) {
-            const double s = static_cast<double>(frame->stamp.sampleNs - id.a->stamp.sampleNs) /
-                             kNanosPerSecond;
-            const double mph =
-                    fromMetersPerSecond((rear - id.aRearM) / s, drivers::SpeedUnit::Mph);
+            const double mph = photoSpeedMph(*id.a, id.aRearM, *frame, rear);
             if (std::fabs(mph - id.radarSpeedMph) > binder.calibration().photoSpeedToleranceMph)
                 continue;
+            id.photoSpeedMph = mph;
         }
         id.b = frame;
         id.bRearM = rear;
         id.bRegion = region;
         out.bPlates = std::move(found);
-        if (id.photoSpeedMph) {
-            const double s = static_cast<double>(id.b->stamp.sampleNs - id.a->stamp.sampleNs) /
-                             kNanosPerSecond;
-            id.photoSpeedMph = fromMetersPerSecond((id.bRearM - id.aRearM) / s,
-                                                   drivers::SpeedUnit::Mph);
-        }
         id.why += "; the plate read in a later frame, " +
                   std::to_string((id.b->stamp.sampleNs - id.a->stamp.sampleNs) / kNanosPerMilli) +
                   " ms after the A-shot";

@@ -49,6 +49,12 @@ RoadSpan viewSpan(const CameraCalibration &c)
 
 } /* namespace */
 
+double photoSpeedMph(const hal::Frame &a, double aRearM, const hal::Frame &b, double bRearM)
+{
+    const double s = seconds(b.stamp.sampleNs - a.stamp.sampleNs);
+    return fromMetersPerSecond((bRearM - aRearM) / s, drivers::SpeedUnit::Mph);
+}
+
 VehicleBinder::VehicleBinder(CameraCalibration calibration, RearFinderOptions finder)
     : calibration_(std::move(calibration)),
       homography_(RoadHomography::fit(calibration_.points)), finder_(finder)
@@ -227,7 +233,7 @@ std::vector<Track> followLane(const std::vector<std::vector<VehicleRear>> &seen,
                 continue;
             taken[best] = true;
             const double r = seen[k][best].alongM;
-            if (dt > 0 && tr.path.size() >= 1) {
+            if (dt > 0) {
                 const auto &first = tr.path.front();
                 const double span = seconds(t - frames[first.first]->stamp.sampleNs);
                 if (span > 0.05) {
@@ -355,8 +361,6 @@ VehicleIdentity VehicleBinder::bindRedLight(const Decision &d, const Snapshot &s
     std::vector<std::vector<VehicleRear>> rest(mine.begin(), mine.end());
     rest[0] = {{rearA, 1}};
     std::vector<Track> tracks = followLane(rest, frames, v);
-    /* Followed frame by frame: a vehicle seen in fewer than half the frames from the
-     * crossing to its B position was not followed but guessed. */
     const Track *accused = nullptr;
     for (const Track &t : tracks)
         if (t.path.front().first == 0)
@@ -403,7 +407,6 @@ VehicleIdentity VehicleBinder::bindSpeed(const Decision &d, const Snapshot &snap
     id.searchedFromNs = frames.front()->stamp.sampleNs;
     id.searchedToNs = frames.back()->stamp.sampleNs;
     const auto seen = observe(frames, snapshot);
-    const double radarMps = toMetersPerSecond(id.radarSpeedMph, drivers::SpeedUnit::Mph);
 
     struct Candidate
     {
@@ -465,10 +468,9 @@ VehicleIdentity VehicleBinder::bindSpeed(const Decision &d, const Snapshot &snap
                 inZone.push_back({v, &t, *a, *a, -1});
                 continue;
             }
-            const double mps = (b->second - a->second) /
-                               seconds(frames[b->first]->stamp.sampleNs -
-                                       frames[a->first]->stamp.sampleNs);
-            Candidate c{v, &t, *a, *b, fromMetersPerSecond(mps, drivers::SpeedUnit::Mph)};
+            Candidate c{v, &t, *a, *b,
+                        photoSpeedMph(*frames[a->first], a->second, *frames[b->first],
+                                      b->second)};
             inZone.push_back(c);
             if (std::fabs(c.mph - id.radarSpeedMph) <= calibration_.photoSpeedToleranceMph)
                 matching.push_back(c);

@@ -55,6 +55,9 @@ struct VehicleIdentity
     bool bound() const { return reason == Reason::None; }
 };
 
+/* The speed between two sightings of a rear (the two-image method), mph. */
+double photoSpeedMph(const hal::Frame &a, double aRearM, const hal::Frame &b, double bRearM);
+
 class VehicleBinder
 {
 public:

@@ -102,8 +102,6 @@ struct CapturePlan
      * the vehicle is (empty when from > to: the shots are taken at aShotNs, bShotNs). */
     Nanos searchFromNs = 0;
     Nanos searchToNs = -1;
-    /* Speed: when the vehicle is expected to enter the photo zone, best estimate. */
-    Nanos expectedInZoneNs = 0;
 };
 
 /* One radar reading as used by a rule, with everything the record needs. */

@@ -320,8 +320,9 @@ CapturePlan SchoolZoneRule::shotPlan(Nanos atNs, Nanos trackStartNs, double spee
     p.searchFromNs = std::max(p.searchFromNs, atNs);
     p.searchToNs = std::clamp(p.searchToNs, p.searchFromNs + kNanosPerSecond,
                               p.searchFromNs + config_.maxSearchNs);
-    p.expectedInZoneNs = after(trackStartNs, config_.photoZoneFromM - config_.beamFarM, speedMps);
-    p.aShotNs = std::clamp(p.expectedInZoneNs, p.searchFromNs, p.searchToNs);
+    /* Planned A-shot: the best estimate of its entering the zone. */
+    p.aShotNs = std::clamp(after(trackStartNs, config_.photoZoneFromM - config_.beamFarM, speedMps),
+                           p.searchFromNs, p.searchToNs);
     p.bShotNs = std::min(p.aShotNs + timing.bShotDelayNs, p.searchToNs);
     p.clipFromNs = p.aShotNs - timing.clipBeforeNs;
     p.clipToNs = p.aShotNs + timing.clipAfterNs;

@@ -8,7 +8,6 @@
  * recorded uncertainty of the truth. */
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -484,11 +483,9 @@ std::map<std::string, std::string> citedOutcomes(const hil::RigRun &run)
  * and each listed vehicle must end as listed. */
 std::string identityRun(const std::string &scenario,
                         const std::map<std::string, std::string> &expected,
-                        const std::string &calibrateFrom = {},
-                        std::function<void(CameraCalibration &)> adjust = {})
+                        const std::string &calibrateFrom = {})
 {
     hil::RigConfig config = rigConfig(scenario, true);
-    config.adjustCalibration = std::move(adjust);
     if (!calibrateFrom.empty())
         config.calibrationScenario = std::string(SCENARIO_DIR) + "/" + calibrateFrom;
     hil::RigRun run = hil::runRig(config, VERIFY_BIN);

@@ -23,6 +23,7 @@
 #include "hal/gpio.h"
 #include "hal/serial.h"
 #include "sim/renderer.h"
+#include "sim_calibration.h"
 #include "sim/world.h"
 #include "sim_process.h"
 
@@ -61,23 +62,7 @@ CameraCalibration scenarioCalibration(const std::string &scenarioPath)
     const sim::Scenario &sc = world.scenario();
     if (!sc.camera)
         throw std::runtime_error(scenarioPath + " has no camera");
-    sim::Renderer renderer(sc, *sc.camera);
-    const nlohmann::ordered_json g = renderer.geometry();
-    CameraCalibration c;
-    c.cameraId = sc.camera->id + "-" + sc.name;
-    c.width = static_cast<unsigned>(sc.camera->width);
-    c.height = static_cast<unsigned>(sc.camera->height);
-    for (const auto &m : g["marks"])
-        c.points.push_back({{m[0].get<double>(), m[1].get<double>()},
-                            {m[2].get<double>(), m[3].get<double>()}});
-    for (const auto &l : g["lane_bands"])
-        c.lanes.push_back(
-                {l["lane"].get<unsigned>(), l["from_m"].get<double>(), l["to_m"].get<double>()});
-    if (g["plate_zone_m"].is_array()) {
-        c.redLightZone = c.speedZone = {g["plate_zone_m"][0].get<double>(),
-                                        g["plate_zone_m"][1].get<double>()};
-    }
-    return c;
+    return testkit::markedCalibration(sc, sim::Renderer(sc, *sc.camera));
 }
 
 RigRun runRig(const RigConfig &config, const std::string &verifyBin)
@@ -117,8 +102,6 @@ RigRun runRig(const RigConfig &config, const std::string &verifyBin)
             CameraCalibration calibration = scenarioCalibration(
                     config.calibrationScenario.empty() ? config.scenario
                                                        : config.calibrationScenario);
-            if (config.adjustCalibration)
-                config.adjustCalibration(calibration);
             binder = std::make_shared<const VehicleBinder>(calibration);
             run.calibration = calibration;
             schoolConfig.photoZoneFromM = calibration.speedZone.fromM;

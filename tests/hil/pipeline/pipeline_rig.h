@@ -41,8 +41,6 @@ struct RigConfig
     bool calibrated = true;
     /* Calibrate from this scenario's camera instead (a camera moved after calibration). */
     std::string calibrationScenario;
-    /* Applied to that calibration before use (a test's own zones or tolerance). */
-    std::function<void(pipeline::CameraCalibration &)> adjustCalibration;
 };
 
 /* The calibration marked in a snapshot of the scenario's camera: painted features at

@@ -12,6 +12,7 @@
 #include "pipeline/scene/lane_view.h"
 #include "pipeline/scene/road_calibration.h"
 #include "sim/renderer.h"
+#include "sim_calibration.h"
 #include "sim/world.h"
 
 #include <CppUTest/TestHarness.h>
@@ -29,18 +30,9 @@ struct Marked
 
     explicit Marked(const std::string &scenario)
         : world(sim::loadScenario(std::string(STOPLINE_SCENARIO_DIR) + "/" + scenario)),
-          renderer(world.scenario(), *world.scenario().camera)
-    {
-        const auto g = renderer.geometry();
-        for (const auto &m : g["marks"])
-            calibration.points.push_back({{m[0].get<double>(), m[1].get<double>()},
-                                          {m[2].get<double>(), m[3].get<double>()}});
-        for (const auto &l : g["lane_bands"])
-            calibration.lanes.push_back({l["lane"].get<unsigned>(), l["from_m"].get<double>(),
-                                         l["to_m"].get<double>()});
-        calibration.width = 1280;
-        calibration.height = 720;
-    }
+          renderer(world.scenario(), *world.scenario().camera),
+          calibration(testkit::markedCalibration(world.scenario(), renderer))
+    {}
 };
 
 } /* namespace */
