@@ -67,6 +67,12 @@ void Uploader::next()
         maybeCheckpoint();
         return;
     }
+    /* Back from an outage: the back-office hears the device's state first — the alarms
+     * the outage raised, a full spool among them — before the backlog that clears them. */
+    if (status_.consecutiveFailures > 0 && !announced_ && heartbeatSource_ && !controlBusy_) {
+        announce();
+        return;
+    }
     inFlight_ = true;
     std::uint64_t seq = oldest->seq;
     std::weak_ptr<bool> alive = alive_;
@@ -84,6 +90,29 @@ void Uploader::next()
             send(seq, std::move(*bytes));
         });
     });
+}
+
+void Uploader::announce()
+{
+    inFlight_ = true;
+    controlBusy_ = true;
+    std::weak_ptr<bool> alive = alive_;
+    control_("/api/v1/heartbeats", "application/json", heartbeatSource_(),
+             [this, alive](HttpResponse response) {
+                 if (alive.expired())
+                     return;
+                 controlBusy_ = false;
+                 inFlight_ = false;
+                 if (response.status == 0) {
+                     retryLater("back-office unreachable: " + response.error);
+                     return;
+                 }
+                 if (response.status == 200 || response.status == 201)
+                     ++status_.heartbeatsSent;
+                 /* Any answer means the link is back: the records follow. */
+                 announced_ = true;
+                 next();
+             });
 }
 
 void Uploader::send(std::uint64_t seq, std::string bytes)
@@ -159,6 +188,7 @@ void Uploader::retryLater(const std::string &error)
 {
     status_.lastError = error;
     ++status_.consecutiveFailures;
+    announced_ = false;
     /* Exponential backoff with "equal jitter": half fixed, half random, so a fleet that
      * lost its link together does not come back in lockstep. */
     std::uint64_t shift = std::min<std::uint64_t>(status_.consecutiveFailures - 1, 20);

@@ -79,6 +79,8 @@ private:
     void handle(std::uint64_t seq, const std::string &bytes, const HttpResponse &response);
     void retryLater(const std::string &error);
     void heartbeat();
+    /* A heartbeat before the first record after an outage. */
+    void announce();
     void maybeCheckpoint();
 
     boost::asio::io_context &io_;
@@ -97,6 +99,7 @@ private:
     bool inFlight_ = false;
     bool waiting_ = false;
     bool controlBusy_ = false;
+    bool announced_ = false; /* the state was heard since the last failure */
     std::string lastCheckpoint_;
     std::chrono::steady_clock::time_point lastCheckpointTime_{};
     std::shared_ptr<bool> alive_;
