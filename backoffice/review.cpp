@@ -178,8 +178,15 @@ std::vector<ChecklistItem> checklistFor(const Record &record)
         const SignalTimeline &s = v.signal();
         ChecklistItem red{"light_red", "Light is red (A-shot after red onset and grace)", {}, ""};
         if (s.time_into_red_a_us() > 0 || s.grace_us() > 0) {
-            red.proven = s.time_into_red_a_us() > s.grace_us();
-            red.evidence = seconds(s.time_into_red_a_us()) + " into red at the A-shot (grace " +
+            /* The crossing is an estimate: proven only when even its earliest instant is
+             * past the grace, as the device judged it. */
+            const std::int64_t u = s.time_into_red_uncertainty_us();
+            red.proven = s.time_into_red_a_us() - u > s.grace_us();
+            const std::string method = v.crossing().crossing_method();
+            red.evidence = seconds(s.time_into_red_a_us()) +
+                           (u > 0 ? " ± " + std::to_string((u + 500) / 1000) + " ms" : "") +
+                           " into red at the crossing" +
+                           (method.empty() ? "" : " (dated by " + method + ")") + " (grace " +
                            seconds(s.grace_us()) + ")";
         }
         items.push_back(red);
@@ -364,6 +371,9 @@ json caseJson(const CaseInfo &c, const StoredRecord &stored,
                    {"red_onset", instantJson(s.red_onset())},
                    {"time_into_red_a_us", s.time_into_red_a_us()},
                    {"time_into_red_b_us", s.time_into_red_b_us()},
+                   {"time_into_red_uncertainty_us", s.time_into_red_uncertainty_us()},
+                   {"crossing_method", v.crossing().crossing_method()},
+                   {"camera_dating", v.crossing().camera_dating()},
                    {"grace_us", s.grace_us()}};
     const SpeedMeasurement &sp = v.speed();
     json samples = json::array();

@@ -185,7 +185,9 @@ function dataBar(c) {
     ['Code', c.statute.code + ' ' + c.statute.description],
   ];
   if (red) {
-    items.push(['Time into red (A / B)', fmtS(s.time_into_red_a_us) + ' / ' + fmtS(s.time_into_red_b_us)]);
+    const within = s.time_into_red_uncertainty_us > 0 ? ' ± ' + Math.round(s.time_into_red_uncertainty_us / 1000) + ' ms' : '';
+    const dated = s.crossing_method ? ' (crossing dated by ' + (s.crossing_method === 'camera' ? 'the camera' : 'the loops, ' + s.crossing_method) + ')' : '';
+    items.push(['Time into red (A / B)', fmtS(s.time_into_red_a_us) + within + dated + ' / ' + fmtS(s.time_into_red_b_us)]);
     items.push(['Measured yellow', fmtS(s.measured_yellow_us) + ' (min ' + fmtS(s.minimum_yellow_us) + ')', s.measured_yellow_us < s.minimum_yellow_us]);
     items.push(['Grace', fmtS(s.grace_us)]);
   }

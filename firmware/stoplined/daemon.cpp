@@ -314,6 +314,10 @@ void Daemon::openDevices()
             [this](const pipeline::Decision &d, const pipeline::EvidenceAssembler::Result &r) {
                 onCaptured(d, r);
             });
+    coordinator_->setDated([this](const pipeline::CameraCrossing &crossing) {
+        if (rules_ && rules_->redLight)
+            feed(rules_->redLight->onCameraCrossing(crossing));
+    });
     applyCameraCalibration(c.camera.calibration);
     rules_ = makeRules(c);
 
@@ -439,6 +443,7 @@ std::unique_ptr<Daemon::RuleSet> Daemon::makeRules(const DaemonConfig &c)
     auto rules = std::make_unique<RuleSet>();
     if (c.redLight.enabled) {
         rules->redLight = std::make_unique<pipeline::RedLightRule>(redLightConfig(c));
+        rules->redLight->setCameraDating(assembler_->binder() != nullptr);
         for (const drivers::PhaseChange &p : phaseHistory_)
             rules->redLight->onPhaseChange(p);
         for (const drivers::SignalFault &f : faultHistory_)
@@ -655,7 +660,13 @@ void Daemon::feed(std::vector<pipeline::Decision> decisions)
                 std::string(pipeline::violationKindName(d.kind)) + " #" + std::to_string(d.id);
         if (d.redLight)
             what += " " + d.redLight->approach + ":" + std::to_string(d.redLight->lane) +
-                    " into red " + fixed(d.redLight->timeIntoRedNs / 1e9, 3) + " s";
+                    " into red " + fixed(d.redLight->timeIntoRedNs / 1e9, 3) + " s ± " +
+                    fixed(d.redLight->timeIntoRedUncertaintyNs / 1e6, 0) + " ms (" +
+                    d.redLight->crossingMethod +
+                    (d.redLight->undated() ? ", undated: stood on the loops" : "") + ")";
+        if (d.redLight && d.verdict != pipeline::Decision::Verdict::Capture &&
+            !d.redLight->cameraDating.empty())
+            log_->debug("red_light #" + std::to_string(d.id) + " " + d.redLight->cameraDating);
         if (d.speed)
             what += " " + fixed(d.speed->correctedSpeed, 1) + " " +
                     pipeline::speedUnitName(d.speed->unit);
@@ -850,6 +861,14 @@ void Daemon::armConsoleTick()
 }
 
 void Daemon::applyCameraCalibration(const pipeline::CameraCalibration &calibration)
+{
+    bindCamera(calibration);
+    /* Only a calibrated camera can date the crossings the loops cannot. */
+    if (rules_ && rules_->redLight)
+        rules_->redLight->setCameraDating(assembler_->binder() != nullptr);
+}
+
+void Daemon::bindCamera(const pipeline::CameraCalibration &calibration)
 {
     if (calibration.points.empty()) {
         calibrationProblem_ = "no [camera.calibration] points: mark them with `calibrate camera` "

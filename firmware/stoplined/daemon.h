@@ -87,6 +87,8 @@ private:
     /* Binds records' photographs through this calibration from now on, or suspends
      * enforcement (health: calibration) when it is missing or unusable. */
     void applyCameraCalibration(const pipeline::CameraCalibration &calibration);
+    /* The binder for a calibration (none when it is unusable), with the problem logged. */
+    void bindCamera(const pipeline::CameraCalibration &calibration);
     void calibrateCamera(const std::vector<std::string> &args, const std::string &technician,
                          Done done);
     void startUploader();

@@ -98,6 +98,33 @@ void EvidenceAssembler::learnBackground(hal::FramePtr frame)
     });
 }
 
+void EvidenceAssembler::dateCrossing(const Decision &capture, Snapshot snapshot,
+                                     std::function<void(CameraCrossing)> handler)
+{
+    if (!binder_) {
+        CameraCrossing none;
+        none.decisionId = capture.id;
+        none.how = "camera: not calibrated";
+        asio::post(eventExecutor_, [none, handler = std::move(handler)] { handler(none); });
+        return;
+    }
+    asio::post(workers_, [this, binder = binder_, capture, snapshot = std::move(snapshot),
+                          handler = std::move(handler)]() mutable {
+        lowerThisThread(workerNice_);
+        CameraCrossing dated;
+        try {
+            dated = binder->dateCrossing(capture, snapshot);
+        } catch (const std::exception &e) {
+            dated.decisionId = capture.id;
+            dated.how = std::string("camera: ") + e.what();
+        }
+        snapshot = {};
+        asio::post(eventExecutor_, [dated = std::move(dated), handler = std::move(handler)] {
+            handler(dated);
+        });
+    });
+}
+
 void EvidenceAssembler::sealRecord(evidence::Record record, Sealer::Handler handler)
 {
     sealer_->seal(std::move(record), eventExecutor_, std::move(handler));
@@ -118,6 +145,8 @@ void CaptureCoordinator::request(const Key &key, const Decision &decision)
 {
     ++stats_.captures;
     Entry &e = entries_[key];
+    if (decision.verdict == Decision::Verdict::Capture && decision.plan.dating())
+        e.datingFor = decision;
     e.requestId = ring_->request(snapshotRequestFor(decision, assembler_->options()),
                                  [this, key](Snapshot snapshot) {
                                      auto it = entries_.find(key);
@@ -125,6 +154,10 @@ void CaptureCoordinator::request(const Key &key, const Decision &decision)
                                          return;
                                      if (snapshot.status != Snapshot::Status::Complete)
                                          ++stats_.incompleteSnapshots;
+                                     if (it->second.datingFor) {
+                                         date(*it->second.datingFor, snapshot);
+                                         it->second.datingFor.reset();
+                                     }
                                      it->second.snapshot = std::move(snapshot);
                                      maybeAssemble(key);
                                  });
@@ -159,6 +192,17 @@ void CaptureCoordinator::handle(const Decision &d)
         maybeAssemble(key);
         return;
     }
+}
+
+void CaptureCoordinator::date(const Decision &capture, const Snapshot &snapshot)
+{
+    ++stats_.datings;
+    assembler_->dateCrossing(capture, snapshot, [this](CameraCrossing crossing) {
+        if (crossing.dated)
+            ++stats_.dated;
+        if (dated_)
+            dated_(crossing);
+    });
 }
 
 std::string CaptureCoordinator::shotProblem(const Decision &d, const Snapshot &snapshot) const

@@ -71,6 +71,12 @@ public:
      * a second (event thread). */
     void learnBackground(hal::FramePtr frame);
 
+    /* Dates a red-light crossing from the snapshot's frames with the binder, on a
+     * worker; `handler` runs on the event executor. Without a binder it answers at once
+     * that the camera is not calibrated. */
+    void dateCrossing(const Decision &capture, Snapshot snapshot,
+                      std::function<void(CameraCrossing)> handler);
+
     /* Seals a record built elsewhere (self-check, calibration) into the same chain. */
     void sealRecord(evidence::Record record, Sealer::Handler handler);
 
@@ -115,10 +121,17 @@ public:
         std::uint64_t refusedIncomplete = 0;   /* a shot too far from its instant */
         std::uint64_t refusedDuplicate = 0;
         std::uint64_t refusedIdentity = 0; /* the photographs could not be bound */
+        std::uint64_t datings = 0;         /* crossings the camera was asked to date */
+        std::uint64_t dated = 0;           /* ... and did */
     };
 
     CaptureCoordinator(FrameRing *ring, EvidenceAssembler *assembler, ContextProvider context,
                        Done done);
+
+    /* Where the camera's dating of a crossing goes (the red-light rule waits for it): one
+     * call per Capture whose plan asked for dating, once its frames are in. */
+    using Dated = std::function<void(const CameraCrossing &)>;
+    void setDated(Dated dated) { dated_ = std::move(dated); }
 
     void handle(const std::vector<Decision> &decisions);
     void handle(const Decision &decision);
@@ -135,10 +148,12 @@ private:
         std::optional<Snapshot> snapshot;
         std::optional<Decision> final;
         CaptureContext context;
+        std::optional<Decision> datingFor; /* the Capture, while its dating is owed */
     };
 
     void request(const Key &key, const Decision &decision);
     void maybeAssemble(const Key &key);
+    void date(const Decision &capture, const Snapshot &snapshot);
     /* Why the frames cannot stand as this decision's evidence; empty when they can. */
     std::string shotProblem(const Decision &decision, const Snapshot &snapshot) const;
     void refuse(const Decision &decision, Reason reason, std::string why);
@@ -147,6 +162,7 @@ private:
     EvidenceAssembler *assembler_;
     ContextProvider context_;
     Done done_;
+    Dated dated_;
     std::map<Key, Entry> entries_;
     DuplicateGuard duplicates_;
     Stats stats_;

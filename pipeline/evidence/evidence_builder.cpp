@@ -195,6 +195,8 @@ void fillRedLight(evidence::Violation *v, const Decision &d, const Shot *b,
     *l->mutable_crossing_latest() = instantAt(f.crossingLatestNs, context);
     l->set_crossing_method(f.crossingMethod);
     l->set_stopped_on_loops(f.stoppedOnLoops);
+    l->set_camera_dating(f.cameraDating);
+    l->set_stop_line_from_entry_m(f.stopLineFromEntryM);
     l->set_speed_low(fromMetersPerSecond(f.speedAtLineLowMps, drivers::SpeedUnit::Mph));
     l->set_speed_high(fromMetersPerSecond(f.speedAtLineHighMps, drivers::SpeedUnit::Mph));
 
@@ -258,6 +260,15 @@ SnapshotRequest snapshotRequestFor(const Decision &decision, const EvidenceOptio
                                : 0;
     r.searchFrom = decision.plan.searchFromNs;
     r.searchTo = decision.plan.searchToNs;
+    if (decision.plan.dating()) { /* one span of every frame holds both */
+        if (r.searchFrom > r.searchTo) {
+            r.searchFrom = decision.plan.datingFromNs;
+            r.searchTo = decision.plan.datingToNs;
+        } else {
+            r.searchFrom = std::min(r.searchFrom, decision.plan.datingFromNs);
+            r.searchTo = std::max(r.searchTo, decision.plan.datingToNs);
+        }
+    }
     r.timeoutNs = options.snapshotTimeoutNs;
     return r;
 }

@@ -308,7 +308,9 @@ VehicleIdentity VehicleBinder::bindRedLight(const Decision &d, const Snapshot &s
     const double v = std::max(f.speedAtLineMps, 0.5);
     const double frontA = v * seconds(frames.front()->stamp.sampleNs - f.crossingNs);
     std::optional<double> length;
-    if (f.entryOffNs && f.crossing.entryLengthM > 0) {
+    if (f.vehicleLengthM > 0) {
+        length = f.vehicleLengthM; /* the camera measured it when it dated the crossing */
+    } else if (f.entryOffNs && f.crossing.entryLengthM > 0) {
         const double l = v * seconds(f.entryOffNs - f.crossing.entryOnNs) - f.crossing.entryLengthM;
         if (l > 1 && l < 30)
             length = l;

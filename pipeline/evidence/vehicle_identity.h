@@ -66,6 +66,13 @@ public:
 
     VehicleIdentity bind(const Decision &decision, const Snapshot &snapshot) const;
 
+    /* Dates a red-light crossing from the frames of the plan's dating span (see
+     * crossing_dating.cpp): when the exit loop fired, the vehicle's front was at the
+     * loop's leading edge, so it was at the stop line when its rear — which the camera
+     * sees on the road — was that distance further back. Never throws for what the frames
+     * show; CameraCrossing::how says what was measured or why nothing could be. */
+    CameraCrossing dateCrossing(const Decision &decision, const Snapshot &snapshot) const;
+
     /* The empty road is learnt over the last minute: call about once a second with the
      * newest frame (from a worker: it resamples the lanes). A vehicle that waited at the
      * line for half the clip would be part of a background taken from the clip alone;

@@ -102,6 +102,30 @@ struct CapturePlan
      * the vehicle is (empty when from > to: the shots are taken at aShotNs, bShotNs). */
     Nanos searchFromNs = 0;
     Nanos searchToNs = -1;
+    /* Red light, calibrated camera, a slow pass: every frame of [datingFromNs,
+     * datingToNs] is also kept, so the camera can date the crossing the loops cannot
+     * (a vehicle that stood on them). Empty when from > to. */
+    Nanos datingFromNs = 0;
+    Nanos datingToNs = -1;
+
+    bool dating() const { return datingFromNs <= datingToNs; }
+};
+
+/* The stop-line crossing as the camera dated it (VehicleBinder::dateCrossing): the
+ * answer to a Capture whose plan asked for dating, fed back to the red-light rule. */
+struct CameraCrossing
+{
+    std::uint64_t decisionId = 0;
+    bool dated = false;
+    Nanos atNs = 0;
+    Nanos earliestNs = 0;
+    Nanos latestNs = 0;
+    double speedMps = 0; /* at the line */
+    double speedLowMps = 0;
+    double speedHighMps = 0;
+    /* Front (at the exit loop's edge when it fired) to the rear the camera saw then. */
+    double vehicleLengthM = 0;
+    std::string how; /* what was measured, or why the crossing could not be dated */
 };
 
 /* One radar reading as used by a rule, with everything the record needs. */
@@ -128,7 +152,13 @@ struct RedLightFacts
     Nanos crossingEarliestNs = 0;
     Nanos crossingLatestNs = 0;
     std::string crossingMethod;
-    bool stoppedOnLoops = false; /* undated crossing: the vehicle stood on the loops */
+    /* The vehicle stood on the loops: they cannot date its crossing. Undated unless the
+     * camera dated it (cameraDated, crossingMethod "camera"). */
+    bool stoppedOnLoops = false;
+    bool cameraDated = false;
+    std::string cameraDating; /* what the camera measured, or why it could not date */
+    double stopLineFromEntryM = 0; /* the lane's geometry the estimate used */
+    double vehicleLengthM = 0;     /* measured by the camera's dating; 0: not measured */
     Nanos entryOffNs = 0;        /* 0 when not seen */
     Nanos exitOffNs = 0;
     Nanos redOnsetNs = 0;
@@ -154,6 +184,8 @@ struct RedLightFacts
     std::vector<drivers::PhaseChange> timeline; /* this head and its conflicting heads */
     std::vector<SpeedSample> radarSamples;      /* the speed track used for stop detection */
     drivers::SpeedUnit radarUnit = drivers::SpeedUnit::Mph;
+
+    bool undated() const { return stoppedOnLoops && !cameraDated; }
 };
 
 /* What the school-zone rule measured. Speeds in `unit` (the configuration's). */

@@ -36,6 +36,9 @@ CapturePlan shotPlan(Nanos crossingNs, double speedMps, const CaptureTiming &t)
 }
 
 constexpr Nanos kForever = INT64_MAX;
+/* Dating frames after the exit loop fired: the rear's position at that instant is
+ * interpolated between the frames either side of it. */
+constexpr Nanos kCameraDatingAfterNs = 300 * kNanosPerMilli;
 constexpr std::size_t kKeepAtLeast = 8; /* history entries kept regardless of age */
 
 std::string seconds(Nanos ns)
@@ -68,6 +71,10 @@ std::vector<std::string> validate(const RedLightConfig &c)
     need(c.signalSettleNs >= 0, "signal_settle: must not be negative");
     need(c.maxStartAccelMps2 > 0 && std::isfinite(c.maxStartAccelMps2),
          "max_start_accel: must be a positive number");
+    need(c.cameraDatingBelowMps >= 0 && std::isfinite(c.cameraDatingBelowMps),
+         "camera_dating_below: must be a non-negative number");
+    need(c.cameraDatingBeforeNs > 0, "camera_dating_before: must be positive");
+    need(c.cameraDatingWaitNs >= 0, "camera_dating_wait: must not be negative");
     need(c.historyNs >= c.stopLookbackNs + std::max(c.continuationWindowNs, c.signalSettleNs),
          "history: must cover stop_lookback + continuation_window and signal_settle");
     need(c.capture.bShotDelayNs >= 0, "capture.b_shot_delay: must not be negative");
@@ -351,6 +358,37 @@ void RedLightRule::estimate(const LaneConfig &lane, RedLightFacts *f) const
     f->speedAtLineMps = e.speedMps;
     f->speedAtLineLowMps = e.speedLowMps;
     f->speedAtLineHighMps = e.speedHighMps;
+    f->stopLineFromEntryM = lane.stopLineFromEntryM;
+}
+
+void RedLightRule::applyCamera(const CameraCrossing &camera, RedLightFacts *f)
+{
+    f->cameraDating = camera.how;
+    if (!camera.dated)
+        return;
+    f->vehicleLengthM = camera.vehicleLengthM;
+    const Nanos cameraUncertainty =
+            std::max(camera.atNs - camera.earliestNs, camera.latestNs - camera.atNs);
+    /* The loops' interval stands when it is the narrower one; a vehicle that stood on the
+     * loops has none. */
+    if (!f->stoppedOnLoops && f->timeIntoRedUncertaintyNs <= cameraUncertainty)
+        return;
+    /* Two measurements that exclude each other: something is wrong with one of them
+     * (a loop's geometry, the calibration), and the wider, physical interval stands. */
+    if (!f->stoppedOnLoops &&
+        (camera.latestNs < f->crossingEarliestNs || camera.earliestNs > f->crossingLatestNs)) {
+        f->cameraDating += " (outside the loops' interval: not used)";
+        return;
+    }
+    f->cameraDated = true;
+    f->crossingNs = camera.atNs;
+    f->crossingEarliestNs = camera.earliestNs;
+    f->crossingLatestNs = camera.latestNs;
+    f->crossingMethod = "camera";
+    f->timeIntoRedUncertaintyNs = cameraUncertainty;
+    f->speedAtLineMps = camera.speedMps;
+    f->speedAtLineLowMps = camera.speedLowMps;
+    f->speedAtLineHighMps = camera.speedHighMps;
 }
 
 Reason RedLightRule::judge(Candidate &c, Nanos nowNs)
@@ -363,6 +401,10 @@ Reason RedLightRule::judge(Candidate &c, Nanos nowNs)
     f.continued = lane.exitLoop.empty() || f.exitOffNs != 0;
     f.continuationNs = lane.exitLoop.empty() ? f.crossing.exitOnNs : f.exitOffNs;
     estimate(lane, &f);
+    if (c.camera)
+        applyCamera(*c.camera, &f);
+    else if (c.datingAsked)
+        f.cameraDating = "the camera's dating did not arrive in time";
     c.decision.eventNs = f.crossingNs;
     if (!c.captured)
         c.decision.plan = shotPlan(f.crossingNs, f.speedAtLineMps, config_.capture);
@@ -388,7 +430,7 @@ Reason RedLightRule::judge(Candidate &c, Nanos nowNs)
         return Reason::SignalFault;
     if (!late)
         return Reason::SignalUnknown;
-    if (f.stoppedOnLoops) {
+    if (f.undated()) {
         /* Undated: it stood on the loops and may have crossed at any moment of it. */
         if (!shownDuring(f.head, drivers::Phase::Red, f.crossingEarliestNs, f.crossingLatestNs))
             return Reason::NotRed;
@@ -430,6 +472,9 @@ Reason RedLightRule::judge(Candidate &c, Nanos nowNs)
 bool RedLightRule::ready(const Candidate &c, Nanos nowNs) const
 {
     if (nowNs < c.settledNs + config_.eventSlackNs)
+        return false;
+    /* The camera's dating is one of the facts, when it was asked for. */
+    if (c.datingAsked && !c.camera && nowNs < c.settledNs + config_.cameraDatingWaitNs)
         return false;
     if (nowNs > c.deadlineNs + config_.eventSlackNs)
         return true;
@@ -523,7 +568,7 @@ std::vector<Decision> RedLightRule::onLoopCrossing(const drivers::LoopCrossing &
     }
 
     Candidate c{std::move(d), lane, crossing.exitOnNs + config_.continuationWindowNs,
-                crossing.exitOnNs + config_.signalSettleNs};
+                crossing.exitOnNs + config_.signalSettleNs, false, false, std::nullopt};
     /* Pictures whenever the head was yellow or red during the pass (a red onset may
      * still be on its way through the decoder's debounce), unless the pass was so slow
      * that it cannot be cited (a queue standing on the loops). */
@@ -532,6 +577,11 @@ std::vector<Decision> RedLightRule::onLoopCrossing(const drivers::LoopCrossing &
             shownDuring(lane->head, drivers::Phase::Red, crossing.entryOnNs, crossing.exitOnNs) ||
             shownDuring(lane->head, drivers::Phase::Yellow, crossing.entryOnNs, crossing.exitOnNs);
     if (yellowOrRed && meanMps >= c.decision.redLight->minSpeedMps / 3) {
+        if (cameraDating_ && meanMps < config_.cameraDatingBelowMps) {
+            c.decision.plan.datingFromNs = crossing.exitOnNs - config_.cameraDatingBeforeNs;
+            c.decision.plan.datingToNs = crossing.exitOnNs + kCameraDatingAfterNs;
+            c.datingAsked = true;
+        }
         Decision capture = c.decision;
         capture.verdict = Decision::Verdict::Capture;
         capture.reason = Reason::None;
@@ -542,8 +592,17 @@ std::vector<Decision> RedLightRule::onLoopCrossing(const drivers::LoopCrossing &
     return out;
 }
 
+std::vector<Decision> RedLightRule::onCameraCrossing(const CameraCrossing &crossing)
+{
+    for (Candidate &c : pending_)
+        if (c.decision.id == crossing.decisionId && c.datingAsked)
+            c.camera = crossing;
+    return settle(std::max(newestNs_, polledNs_));
+}
+
 std::vector<Decision> RedLightRule::poll(Nanos nowNs)
 {
+    polledNs_ = std::max(polledNs_, nowNs);
     std::vector<Decision> out = settle(nowNs);
     prune(std::max(newestNs_, nowNs));
     return out;

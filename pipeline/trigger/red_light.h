@@ -62,6 +62,14 @@ struct RedLightConfig
     /* The start acceleration assumed for a vehicle pulling away from a stop on the loops
      * (see drivers::LoopGeometry). */
     double maxStartAccelMps2 = 3.0;
+    /* With a calibrated camera (setCameraDating), a pass slower than this on average
+     * between the loops' leading edges may stand on the loops, which then cannot date
+     * its crossing: the camera is asked to, from the frames of the datingBeforeNs before
+     * the exit loop fired, and the judgment waits up to cameraDatingWaitNs past its
+     * settle time for the answer. */
+    double cameraDatingBelowMps = 6.0;
+    Nanos cameraDatingBeforeNs = 3 * kNanosPerSecond;
+    Nanos cameraDatingWaitNs = 12 * kNanosPerSecond;
     std::vector<HeadConfig> heads; /* heads with conflicting heads; others are implied */
     std::vector<LaneConfig> lanes;
     CaptureTiming capture;
@@ -89,7 +97,12 @@ std::vector<std::string> validate(const RedLightConfig &config);
  * (never, or stopped under cite_unless_stopped); an undated crossing (stood on the
  * loops) = below_min_speed; time into red minus its uncertainty > grace; yellow
  * measured and >= minimum; lowest possible speed at the line >= minimum; continuation
- * seen within the window. */
+ * seen within the window.
+ *
+ * With camera dating on, a slow pass's Capture asks for dating frames (plan.dating());
+ * its judgment waits for onCameraCrossing(), and a crossing the camera dated more
+ * narrowly than the loops (always, for one that stood on them) is judged by the
+ * camera's interval (method "camera"). */
 class RedLightRule
 {
 public:
@@ -108,6 +121,13 @@ public:
 
     /* While suspended, new crossings are refused with enforcement_suspended. */
     void setSuspended(bool suspended) { suspended_ = suspended; }
+
+    /* A calibrated camera can date crossings (the daemon turns this on and off with the
+     * camera calibration). */
+    void setCameraDating(bool on) { cameraDating_ = on; }
+    bool cameraDating() const { return cameraDating_; }
+    /* The camera's answer to a Capture that asked for dating; unknown ids are ignored. */
+    std::vector<Decision> onCameraCrossing(const CameraCrossing &crossing);
     bool suspended() const { return suspended_; }
 
     const ReasonCounts &counts() const { return counts_; }
@@ -140,6 +160,8 @@ private:
         Nanos deadlineNs; /* continuation must be seen by then */
         Nanos settledNs;  /* no judgment before this (signalSettleNs after the crossing) */
         bool captured = false;
+        bool datingAsked = false; /* the Capture asked the camera to date the crossing */
+        std::optional<CameraCrossing> camera;
     };
 
     const LaneConfig *findLane(const std::string &approach, unsigned lane) const;
@@ -152,6 +174,7 @@ private:
     void detectStop(const LaneConfig &lane, RedLightFacts *facts) const;
     std::optional<Nanos> firstRelease(const std::string &loop, Nanos after, Nanos until) const;
     void estimate(const LaneConfig &lane, RedLightFacts *facts) const;
+    static void applyCamera(const CameraCrossing &camera, RedLightFacts *facts);
     void measureYellow(const drivers::PhaseChange &red, RedLightFacts *facts) const;
     Reason judge(Candidate &c, Nanos nowNs);
     bool ready(const Candidate &c, Nanos nowNs) const;
@@ -161,6 +184,7 @@ private:
 
     RedLightConfig config_;
     bool suspended_ = false;
+    bool cameraDating_ = false;
     std::uint64_t nextId_ = 1;
     ReasonCounts counts_;
     std::map<std::string, std::deque<drivers::PhaseChange>> phases_;
@@ -169,6 +193,7 @@ private:
     std::deque<RadarEntry> radar_;
     std::vector<Candidate> pending_;
     Nanos newestNs_ = 0;
+    Nanos polledNs_ = 0; /* the latest poll(): when a fact that comes between polls is judged */
 };
 
 } /* namespace stopline::pipeline */

@@ -124,6 +124,7 @@ RigRun runRig(const RigConfig &config, const std::string &verifyBin)
         }
     }
     RedLightRule redLight(config.redLight);
+    redLight.setCameraDating(binder != nullptr);
     SchoolZoneRule school(schoolConfig);
 
     /* Evidence: ring, sealer on one worker, assembler, coordinator. */
@@ -191,6 +192,7 @@ RigRun runRig(const RigConfig &config, const std::string &verifyBin)
         }
         coordinator.handle(ds);
     };
+    coordinator.setDated([&](const CameraCrossing &c) { feed(redLight.onCameraCrossing(c)); });
 
     /* GPIO: signal heads, loops, beacon, through the sim wire client. */
     hal::GpioConfig gpioConfig;

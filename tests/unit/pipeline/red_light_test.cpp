@@ -362,6 +362,107 @@ TEST(RedLight, vehicleThatStoodOnTheLoopsIsUndatedAndNeverCited)
     LONGS_EQUAL(c.entryOnNs, d.redLight->crossingEarliestNs);
 }
 
+/* A right turner that stood 6 s on the entry loop in red, then turned: the loops cannot
+ * date it; a calibrated camera can. */
+drivers::LoopCrossing stoodOnTheLoops(Nanos red)
+{
+    drivers::LoopCrossing c = crossingAt(red + 11 * kS, 8 * kMph, 2);
+    c.entryOnNs -= 6 * kS;
+    return c;
+}
+
+TEST(RedLight, withACalibratedCameraTheJudgmentWaitsForItsDatingAndUsesIt)
+{
+    RedLightRule rule(baseConfig()); /* lane 2: right turn, policy cite, minimum 5 mph */
+    rule.setCameraDating(true);
+    Nanos red = cycle(rule, 4 * kS);
+    const drivers::LoopCrossing c = stoodOnTheLoops(red);
+    std::vector<Decision> ds = drive(rule, c);
+    /* The Capture asked for the frames before the exit loop fired, and nothing is final
+     * while the camera's answer is owed. */
+    LONGS_EQUAL(1, ds.size());
+    CHECK(ds[0].verdict == Verdict::Capture);
+    CHECK(ds[0].plan.dating());
+    LONGS_EQUAL(c.exitOnNs - rule.config().cameraDatingBeforeNs, ds[0].plan.datingFromNs);
+    CHECK(ds[0].plan.datingToNs > c.exitOnNs);
+
+    CameraCrossing camera;
+    camera.decisionId = ds[0].id;
+    camera.dated = true;
+    camera.atNs = c.exitOnNs - 280 * kMs;
+    camera.earliestNs = camera.atNs - 40 * kMs;
+    camera.latestNs = camera.atNs + 40 * kMs;
+    camera.speedMps = 3.6;
+    camera.speedLowMps = 3.3;
+    camera.speedHighMps = 3.9;
+    camera.vehicleLengthM = 4.5;
+    camera.how = "camera: rear followed";
+    Decision d = single(rule.onCameraCrossing(camera));
+    STRCMP_EQUAL("cite", reasonName(d.reason));
+    CHECK(d.redLight->stoppedOnLoops);
+    CHECK(d.redLight->cameraDated);
+    CHECK(!d.redLight->undated());
+    STRCMP_EQUAL("camera", d.redLight->crossingMethod.c_str());
+    LONGS_EQUAL(camera.atNs, d.redLight->crossingNs);
+    LONGS_EQUAL(40 * kMs, d.redLight->timeIntoRedUncertaintyNs);
+    LONGS_EQUAL(camera.atNs - red, d.redLight->timeIntoRedNs);
+    DOUBLES_EQUAL(4.5, d.redLight->vehicleLengthM, 1e-9);
+    STRCMP_EQUAL("camera: rear followed", d.redLight->cameraDating.c_str());
+}
+
+TEST(RedLight, withoutTheCamerasDatingTheVehicleThatStoodOnTheLoopsStaysUndated)
+{
+    /* Not calibrated: no dating asked, judged at once as before. */
+    {
+        RedLightRule rule(baseConfig());
+        Nanos red = cycle(rule, 4 * kS);
+        std::vector<Decision> ds = drive(rule, stoodOnTheLoops(red));
+        LONGS_EQUAL(2, ds.size());
+        CHECK(!ds[0].plan.dating());
+        STRCMP_EQUAL("below_min_speed", reasonName(ds[1].reason));
+        CHECK(ds[1].redLight->undated());
+    }
+    /* The camera could not date it (lost the rear): undated, and the record says why. */
+    {
+        RedLightRule rule(baseConfig());
+        rule.setCameraDating(true);
+        Nanos red = cycle(rule, 4 * kS);
+        std::vector<Decision> ds = drive(rule, stoodOnTheLoops(red));
+        CameraCrossing none;
+        none.decisionId = ds[0].id;
+        none.how = "camera: the rear was not followed back 2.0 m";
+        Decision d = single(rule.onCameraCrossing(none));
+        STRCMP_EQUAL("below_min_speed", reasonName(d.reason));
+        CHECK(d.redLight->undated());
+        STRCMP_EQUAL(none.how.c_str(), d.redLight->cameraDating.c_str());
+    }
+    /* No answer at all (a stalled worker): judged undated once the wait is over. */
+    {
+        RedLightRule rule(baseConfig());
+        rule.setCameraDating(true);
+        Nanos red = cycle(rule, 4 * kS);
+        const drivers::LoopCrossing c = stoodOnTheLoops(red);
+        std::vector<Decision> ds = drive(rule, c);
+        LONGS_EQUAL(1, ds.size());
+        const RedLightConfig &config = rule.config();
+        Decision d = single(rule.poll(c.exitOnNs + config.signalSettleNs +
+                                      config.cameraDatingWaitNs + 1 * kS));
+        STRCMP_EQUAL("below_min_speed", reasonName(d.reason));
+        CHECK(d.redLight->undated());
+        STRCMP_EQUAL("the camera's dating did not arrive in time", d.redLight->cameraDating.c_str());
+    }
+}
+
+TEST(RedLight, aFastPassIsDatedByTheLoopsEvenWithACamera)
+{
+    RedLightRule rule(baseConfig());
+    rule.setCameraDating(true);
+    Nanos red = cycle(rule, 4 * kS);
+    Decision d = citeThrough(rule, crossingAt(red + 2 * kS, 30 * kMph));
+    STRCMP_EQUAL("kinematic", d.redLight->crossingMethod.c_str());
+    CHECK(!d.plan.dating());
+}
+
 TEST(RedLight, vehicleThatStopsOnTheExitLoopDidNotContinue)
 {
     RedLightRule rule(baseConfig());

@@ -273,3 +273,99 @@ TEST(CameraCalibration, aCarTheColourOfTheRoadIsFoundByItsLengthFromTheLoops)
     STRCMP_EQUAL("", id.bound() ? "" : id.why.c_str());
     DOUBLES_EQUAL(-4.6, id.aRearM, 0.4);
 }
+
+namespace {
+
+/* When the truth has `plate`'s front on the stop line, and its exit loop firing. */
+struct TrueCrossing
+{
+    Nanos crossNs = 0;
+    Nanos exitOnNs = 0;
+    unsigned lane = 0;
+};
+
+TrueCrossing trueCrossing(const sim::World &world, const std::string &plate)
+{
+    TrueCrossing t;
+    for (const sim::TruthRecord &r : world.truth()) {
+        if (r.record.value("plate", "") != plate)
+            continue;
+        if (r.record["type"] == "crossing") {
+            t.crossNs = r.at;
+            t.lane = r.record["lane"].get<unsigned>();
+        }
+        if (r.record["type"] == "loop" && r.record["occupied"].get<bool>() && t.crossNs &&
+            !t.exitOnNs && r.record["loop"].get<std::string>().find("EXIT") != std::string::npos)
+            t.exitOnNs = r.at;
+    }
+    return t;
+}
+
+/* The rule's Capture for that crossing as it asks for dating (enforce_motion's loops:
+ * stop line 5.8 m past the entry loop's leading edge, exit loop's 1.0 m past the line),
+ * and the camera's answer from the frames of the span at 15 fps. */
+CameraCrossing dateAt(Marked &m, Rendered &r, const TrueCrossing &t, double beforeS = 3.0)
+{
+    Decision d;
+    d.id = 7;
+    d.kind = ViolationKind::RedLight;
+    d.redLight.emplace();
+    d.redLight->lane = t.lane;
+    d.redLight->crossing.exitOnNs = t.exitOnNs;
+    d.redLight->crossing.spacingM = 6.8;
+    d.redLight->stopLineFromEntryM = 5.8;
+    d.plan.datingFromNs = t.exitOnNs - static_cast<Nanos>(beforeS * kNanosPerSecond);
+    d.plan.datingToNs = t.exitOnNs + 300 * kNanosPerMilli;
+    Snapshot s;
+    const double fps = 15;
+    const double from = static_cast<double>(d.plan.datingFromNs) / kNanosPerSecond;
+    const double to = static_cast<double>(d.plan.datingToNs) / kNanosPerSecond;
+    for (long k = std::lround(std::ceil(from * fps)); k <= std::lround(std::floor(to * fps)); ++k)
+        s.search.push_back(r.at(m, k / fps, static_cast<std::uint64_t>(k)));
+    VehicleBinder binder(m.calibration);
+    learn(binder, m, r, from);
+    return binder.dateCrossing(d, s);
+}
+
+} /* namespace */
+
+TEST(CameraCalibration, theCameraDatesTheCrossingOfAVehicleThatStoodOnTheLoops)
+{
+    /* enforce_motion: MOT0006 stops 3 m back, MOT0010 2 m back, each on the entry loop,
+     * then turns right; the loops cannot date either. */
+    Marked m("enforce_motion.toml");
+    double worstMs = 0;
+    for (const char *plate : {"MOT0006", "MOT0010"}) {
+        Rendered r;
+        const TrueCrossing t = trueCrossing(m.world, plate);
+        CHECK(t.crossNs > 0 && t.exitOnNs > t.crossNs);
+        const CameraCrossing c = dateAt(m, r, t);
+        std::printf("%s: %s; error %+.1f ms\n", plate, c.how.c_str(), (c.atNs - t.crossNs) / 1e6);
+        CHECK_TEXT(c.dated, c.how.c_str());
+        LONGS_EQUAL(7, c.decisionId);
+        CHECK(c.earliestNs <= t.crossNs && t.crossNs <= c.latestNs);
+        const double uncertaintyMs = (c.latestNs - c.atNs) / 1e6;
+        CHECK(uncertaintyMs <= 150);
+        worstMs = std::max(worstMs, uncertaintyMs);
+        /* Its length is the rendered car's (4.5 m). */
+        DOUBLES_EQUAL(4.5, c.vehicleLengthM, 0.3);
+    }
+    std::printf("camera-dated crossings: worst uncertainty %.1f ms\n", worstMs);
+}
+
+TEST(CameraCalibration, theCameraDoesNotDateWhatItCannotSee)
+{
+    Marked m("enforce_motion.toml");
+    Rendered r;
+    TrueCrossing t = trueCrossing(m.world, "MOT0006");
+    /* The exit loop "fired" with nobody in the lane (a fault, or a vehicle in the other
+     * lane): nothing to follow, so nothing is dated, and the answer says why. */
+    t.exitOnNs += 20 * kNanosPerSecond;
+    const CameraCrossing c = dateAt(m, r, t);
+    CHECK(!c.dated);
+    STRCMP_CONTAINS("no vehicle in lane 1", c.how.c_str());
+    /* Too short a span to have seen the rear a metre back. */
+    Rendered r2;
+    const CameraCrossing shortSpan = dateAt(m, r2, trueCrossing(m.world, "MOT0006"), 0.1);
+    CHECK(!shortSpan.dated);
+}
