@@ -112,7 +112,6 @@ CameraCrossing VehicleBinder::dateCrossing(const Decision &d, const Snapshot &sn
     CameraCrossing out;
     out.decisionId = d.id;
     auto fail = [&](std::string why) {
-        out.dated = false;
         out.how = "camera: " + why;
         return out;
     };
@@ -248,7 +247,8 @@ CameraCrossing VehicleBinder::dateCrossing(const Decision &d, const Snapshot &sn
     out.earliestNs = at - u;
     out.latestNs = at + u;
     out.speedMps = speed;
-    const double speedError = (positionError(*atLine) * 2) / (2 * kFitHalfWindowS);
+    /* Two such errors across the fit's window. */
+    const double speedError = positionError(*atLine) / kFitHalfWindowS;
     out.speedLowMps = std::max(0.0, speed - speedError);
     out.speedHighMps = speed + speedError;
     out.vehicleLengthM = exitLeadM - rearAtExit;

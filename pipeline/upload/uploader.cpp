@@ -95,23 +95,30 @@ void Uploader::next()
 void Uploader::announce()
 {
     inFlight_ = true;
+    postHeartbeat([this](const HttpResponse &response) {
+        inFlight_ = false;
+        if (response.status == 0) {
+            retryLater("back-office unreachable: " + response.error);
+            return;
+        }
+        /* Any answer means the link is back: the records follow. */
+        announced_ = true;
+        next();
+    });
+}
+
+void Uploader::postHeartbeat(std::function<void(const HttpResponse &)> then)
+{
     controlBusy_ = true;
     std::weak_ptr<bool> alive = alive_;
     control_("/api/v1/heartbeats", "application/json", heartbeatSource_(),
-             [this, alive](HttpResponse response) {
+             [this, alive, then = std::move(then)](HttpResponse response) {
                  if (alive.expired())
                      return;
                  controlBusy_ = false;
-                 inFlight_ = false;
-                 if (response.status == 0) {
-                     retryLater("back-office unreachable: " + response.error);
-                     return;
-                 }
                  if (response.status == 200 || response.status == 201)
                      ++status_.heartbeatsSent;
-                 /* Any answer means the link is back: the records follow. */
-                 announced_ = true;
-                 next();
+                 then(response);
              });
 }
 
@@ -244,21 +251,12 @@ void Uploader::heartbeat()
 {
     if (!running_)
         return;
-    if (heartbeatSource_ && !controlBusy_) {
-        controlBusy_ = true;
-        std::weak_ptr<bool> alive = alive_;
-        control_("/api/v1/heartbeats", "application/json", heartbeatSource_(),
-                 [this, alive](HttpResponse response) {
-                     if (alive.expired())
-                         return;
-                     controlBusy_ = false;
-                     if (response.status == 200 || response.status == 201)
-                         ++status_.heartbeatsSent;
-                     /* Idle: the checkpoint rides along with the heartbeat cadence. */
-                     if (!inFlight_ && !spool_->oldest())
-                         maybeCheckpoint();
-                 });
-    }
+    if (heartbeatSource_ && !controlBusy_)
+        postHeartbeat([this](const HttpResponse &) {
+            /* Idle: the checkpoint rides along with the heartbeat cadence. */
+            if (!inFlight_ && !spool_->oldest())
+                maybeCheckpoint();
+        });
     heartbeatTimer_.expires_after(options_.heartbeatInterval);
     std::weak_ptr<bool> alive = alive_;
     heartbeatTimer_.async_wait([this, alive](boost::system::error_code ec) {

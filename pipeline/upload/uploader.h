@@ -81,6 +81,9 @@ private:
     void heartbeat();
     /* A heartbeat before the first record after an outage. */
     void announce();
+    /* Posts the heartbeat body on the control connection, counts it when accepted, then
+     * `then` (the uploader still alive). */
+    void postHeartbeat(std::function<void(const HttpResponse &)> then);
     void maybeCheckpoint();
 
     boost::asio::io_context &io_;

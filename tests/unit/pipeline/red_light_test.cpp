@@ -453,6 +453,31 @@ TEST(RedLight, withoutTheCamerasDatingTheVehicleThatStoodOnTheLoopsStaysUndated)
     }
 }
 
+TEST(RedLight, aCameraDatingThatContradictsTheLoopsIsNotUsed)
+{
+    RedLightRule rule(baseConfig());
+    rule.setCameraDating(true);
+    Nanos red = cycle(rule, 4 * kS);
+    /* 10 mph at constant speed: slow enough to ask the camera, dated by the loops ±2 ms. */
+    const drivers::LoopCrossing c = crossingAt(red + 10 * kS, 10 * kMph, 2);
+    std::vector<Decision> ds = drive(rule, c);
+    LONGS_EQUAL(1, ds.size());
+    CHECK(ds[0].plan.dating());
+    CameraCrossing camera; /* narrower, but 2 s away from every instant the loops allow */
+    camera.decisionId = ds[0].id;
+    camera.dated = true;
+    camera.atNs = red + 8 * kS;
+    camera.earliestNs = camera.atNs - 1 * kMs;
+    camera.latestNs = camera.atNs + 1 * kMs;
+    camera.speedMps = camera.speedLowMps = camera.speedHighMps = 4.5;
+    camera.how = "camera: rear followed";
+    Decision d = single(rule.onCameraCrossing(camera));
+    STRCMP_EQUAL("kinematic", d.redLight->crossingMethod.c_str());
+    CHECK(!d.redLight->cameraDated);
+    CHECK(std::llabs(d.redLight->crossingNs - (red + 10 * kS)) < 5 * kMs);
+    STRCMP_CONTAINS("not used", d.redLight->cameraDating.c_str());
+}
+
 TEST(RedLight, aFastPassIsDatedByTheLoopsEvenWithACamera)
 {
     RedLightRule rule(baseConfig());

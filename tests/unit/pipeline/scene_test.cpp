@@ -368,4 +368,5 @@ TEST(CameraCalibration, theCameraDoesNotDateWhatItCannotSee)
     Rendered r2;
     const CameraCrossing shortSpan = dateAt(m, r2, trueCrossing(m.world, "MOT0006"), 0.1);
     CHECK(!shortSpan.dated);
+    STRCMP_CONTAINS("not followed back 1.0 m", shortSpan.how.c_str());
 }

@@ -164,6 +164,31 @@ TEST(Uploader, outageIsRiddenOutWithBackoffAndNoDuplicates)
     CHECK(up.status().lastError.empty());
 }
 
+TEST(Uploader, backFromAnOutageTheStateIsHeardBeforeTheBacklog)
+{
+    server.failNext = 3;
+    Uploader::Options o = options();
+    o.heartbeatInterval = std::chrono::seconds(60); /* only the one at start, periodically */
+    Uploader up(io, workers, spool.get(), &server.key->publicKey(), o, server.post(),
+                server.post());
+    up.setHeartbeatSource([] { return std::string("{\"alarms\":[\"spool.full\"]}"); });
+    up.start();
+    CHECK(runUntil([&] { return spool->depth() == 0; }));
+    /* Every record attempt after a failed one waits for a heartbeat; once they go
+     * through, records follow each other with none between. */
+    std::vector<std::string> expected{"/api/v1/heartbeats"};
+    for (int i = 0; i < 3; ++i)
+        expected.insert(expected.end(), {"/api/v1/records", "/api/v1/heartbeats"});
+    for (int i = 0; i < 5; ++i)
+        expected.push_back("/api/v1/records");
+    std::vector<std::string> sent(server.paths.begin(),
+                                  server.paths.begin() +
+                                          static_cast<std::ptrdiff_t>(std::min(
+                                                  server.paths.size(), expected.size())));
+    CHECK(expected == sent);
+    LONGS_EQUAL(4, up.status().heartbeatsSent);
+}
+
 TEST(Uploader, refusedRecordStaysAndBlocksTheChainWithAnAlarm)
 {
     server.refuseStatus = 422;
