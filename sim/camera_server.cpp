@@ -16,8 +16,12 @@ using boost::system::error_code;
 
 namespace {
 
-/* Frames queued per client before new ones are dropped for it. */
-constexpr std::size_t kMaxQueued = 2;
+/* Frames queued per client before new ones are dropped for it: about half a second
+ * at 15 fps, the depth of a libcamera stream's buffers plus the socket's, so a client
+ * that pauses for a moment on a busy host catches up, and one that keeps falling behind
+ * loses frames as a real camera does when no buffer is free. Bytes cap it too. */
+constexpr std::size_t kMaxQueued = 8;
+constexpr std::size_t kMaxQueuedBytes = std::size_t(64) << 20;
 
 } /* namespace */
 
@@ -104,7 +108,7 @@ void CameraServer::publish(std::shared_ptr<const std::string> frame)
         auto s = std::static_pointer_cast<Session>(ws);
         if (!s->accepted)
             continue;
-        if (s->queue.size() >= kMaxQueued) {
+        if (s->queue.size() >= kMaxQueued || s->queue.size() * frame->size() >= kMaxQueuedBytes) {
             ++dropped_;
             continue;
         }

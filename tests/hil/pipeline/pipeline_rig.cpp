@@ -23,8 +23,8 @@
 #include "hal/gpio.h"
 #include "hal/serial.h"
 #include "sim/renderer.h"
-#include "sim_calibration.h"
 #include "sim/world.h"
+#include "sim_calibration.h"
 #include "sim_process.h"
 
 namespace stopline::hil {
@@ -324,8 +324,17 @@ RigRun runRig(const RigConfig &config, const std::string &verifyBin)
     run.truth = sim.truth();
     std::optional<Nanos> endNs;
     for (const Json &r : run.truth)
-        if (r["type"] == "end")
+        if (r["type"] == "end") {
             endNs = r["t_ns"].get<Nanos>();
+            /* Where frames went missing, so a refusal for a camera gap on a busy host
+             * is told from a camera fault or a pipeline that fell behind. */
+            std::printf("camera: %llu frames delivered; lost %llu (rig buffers), %llu (sim "
+                        "queue), %llu (sim too busy to render)\n",
+                        static_cast<unsigned long long>(camera->framesDelivered()),
+                        static_cast<unsigned long long>(camera->framesDropped()),
+                        r.value("camera_frames_dropped", 0ull),
+                        r.value("camera_frames_skipped_behind", 0ull));
+        }
     /* The wires close when the simulator ends; an error before that is a failure. */
     for (const auto &[at, message] : wireErrors)
         if (!endNs || at < *endNs - 500 * kNanosPerMilli)
