@@ -25,7 +25,8 @@ namespace {
 /* Bytes left unread in the slave's input queue beyond which nobody is listening: they
  * are discarded, as a real serial port drops what arrives while it is closed, so a host
  * that opens the port later is not handed seconds-old speeds. */
-constexpr int kStaleBytes = 512;
+constexpr int kStaleBytes = 4096; /* the kernel's N_TTY buffer: a busy reader is not "nobody" */
+constexpr Nanos kMaxReportLagNs = 2 * kNanosPerSecond;
 constexpr Nanos kGarbageIdleCheck = 100 * kNanosPerMilli;
 
 std::chrono::steady_clock::time_point toTimePoint(Nanos t)
@@ -194,8 +195,10 @@ void RadarPort::report()
     Nanos now = monotonicNow();
     Nanos period = secondsToNanos(emulator_.reportPeriodS());
     nextReport_ += period;
-    if (nextReport_ < now)
-        nextReport_ = now + period; /* fell behind (a stalled machine): skip, never burst */
+    /* A real sensor keeps its own pace, so a report the host was late to send still goes
+     * (stamped with the sensor time it was due); only a host stalled for seconds skips. */
+    if (nextReport_ < now - kMaxReportLagNs)
+        nextReport_ = now + period;
 
     bool single = emulator_.takeSingleShot();
     bool silent = t0_ >= 0 && world_.radarSilent(at - t0_);
@@ -233,6 +236,8 @@ void RadarPort::report()
                 }
                 truth_.write(at - t0_, Json{{"type", "radar"},
                                             {"line", trimEol(line)},
+                                            {"sensor_time_s",
+                                             std::round(nanosToSeconds(at - powerOn_) * 1e3) / 1e3},
                                             {"unit", std::string(emulator_.unitsName())},
                                             {"angle_deg", world_.scenario().radar->angleDeg},
                                             {"targets", list}});

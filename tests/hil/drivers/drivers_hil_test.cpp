@@ -263,19 +263,23 @@ TEST(DriversHil, RadarSpeedsMatchTheTruth)
     double cosA = std::cos(angle * M_PI / 180);
     std::vector<Json> truth = sim.truth("radar");
     CHECK(truth.size() > 100);
-    /* Match each report to the truth record written for the same buffer: the line is sent
-     * at the truth time and read a little later. */
+    /* Match each report to the truth record of the same buffer by its content, in order:
+     * the sensor's clock (OT, on every line) names the buffer, so neither a busy host's
+     * late reading nor a burst of lines can pair a report with the wrong truth. */
     std::size_t matched = 0, j = 0;
     double worst = 0;
     for (const auto &r : reports) {
-        if (r.targets.empty() || r.unit != SpeedUnit::Mph)
-            continue;
-        while (j + 1 < truth.size() && truth[j + 1]["t_ns"].get<Nanos>() <= r.at.sampleNs)
-            ++j;
-        const Json &t = truth[j];
-        Nanos lag = r.at.sampleNs - t["t_ns"].get<Nanos>();
-        if (lag < 0 || lag > 80 * kMs)
-            continue; /* a line from before the unit was set, or a missed match */
+        if (r.targets.empty() || r.unit != SpeedUnit::Mph || !r.sensorTimeS)
+            continue; /* a line from before the driver set the units and the clock */
+        std::size_t k = j;
+        while (k < truth.size() &&
+               std::abs(truth[k]["sensor_time_s"].get<double>() - *r.sensorTimeS) > 5e-4)
+            ++k;
+        CHECK_TEXT(k < truth.size(), ("report at sensor time " + std::to_string(*r.sensorTimeS) +
+                                      " s matches no line the simulator sent after the previous")
+                                             .c_str());
+        j = k + 1;
+        const Json &t = truth[k];
         const Json &target = t["targets"][0];
         DOUBLES_EQUAL(target["value"].get<double>(), r.targets[0].speed, 1e-6);
         double corrected = r.targets[0].speed / cosA;
