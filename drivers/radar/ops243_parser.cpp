@@ -15,7 +15,10 @@ enum class Number { Ok, Bad, NotFinite };
 
 std::string_view trim(std::string_view s)
 {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    /* A leading CR too: firmware with the "\n\r" line-end defect puts it at the start of
+     * the next line (OmniPreSense OPS241A_NodeInterface, public/control.js). */
+    while (!s.empty() &&
+           (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
         s.remove_prefix(1);
     while (!s.empty() &&
            (s.back() == ' ' || s.back() == '\t' || s.back() == '\r' || s.back() == '\n'))
@@ -419,15 +422,20 @@ void Ops243Parser::setUnit(SpeedUnit unit)
 
 std::optional<SpeedUnit> Ops243Parser::unitFromName(std::string_view name)
 {
+    /* Replies of 2018-19 firmware spell units "m-per-sec", "km-per-hr", "ft-per-sec",
+     * "cm-per-sec", "mph" (UM-003-A p8, AN-010-J p5); newer firmware and every data line
+     * with units on spell them "mps", "kmph", "cmps", "mph" (captures of OPS243-C units:
+     * {"SpeedUnit":"kmph"}, 12875.710,"cmps",54.6). "fps" is the newer spelling by analogy
+     * (no capture seen); "kmh" is what OmniPreSense's 2025 Matlab sample expects. */
     if (name == "mph")
         return SpeedUnit::Mph;
-    if (name == "km-per-hr" || name == "kmh" || name == "kph")
+    if (name == "km-per-hr" || name == "kmph" || name == "kmh")
         return SpeedUnit::Kmh;
     if (name == "m-per-sec" || name == "mps")
         return SpeedUnit::MetersPerSecond;
     if (name == "ft-per-sec" || name == "fps")
         return SpeedUnit::FeetPerSecond;
-    if (name == "cm-per-sec" || name == "cps")
+    if (name == "cm-per-sec" || name == "cmps")
         return SpeedUnit::CentimetersPerSecond;
     return std::nullopt;
 }
@@ -489,41 +497,44 @@ LineKind Ops243Parser::parseLine(std::string_view original, Stamp at, bool trunc
         ++counters_.blanks;
         return LineKind::Blank;
     }
-    if (line.front() == '"') {
-        /* Plain output with units on (OU): "mph",12.3 -- a quoted unit, then the fields. */
-        std::size_t close = line.find('"', 1);
-        std::size_t comma = close == std::string_view::npos ? close : line.find(',', close);
-        if (comma != std::string_view::npos &&
-            trim(line.substr(close + 1, comma - close - 1)).empty()) {
-            auto unit = unitFromName(line.substr(1, close - 1));
-            if (!unit)
-                return reject(RejectReason::UnknownUnits, "unit is not one the OPS243 names",
-                              original);
-            LineKind kind = parsePlain(trim(line.substr(comma + 1)), original, &*unit);
-            return kind;
-        }
-        return parseJson(line, original);
-    }
-    if (line.front() == '{' || line.front() == '[')
+    /* A lone quoted string is a JSON value that is not an object; with a comma it is a
+     * plain line led by its unit. */
+    if (line.front() == '{' || line.front() == '[' ||
+        (line.front() == '"' && line.find(',') == std::string_view::npos))
         return parseJson(line, original);
     return parsePlain(line, original);
 }
 
-LineKind Ops243Parser::parsePlain(std::string_view line, std::string_view original,
-                                  const SpeedUnit *lineUnit)
+LineKind Ops243Parser::parsePlain(std::string_view line, std::string_view original)
 {
+    /* Up to three numbers, [time,] [magnitude,] speed, and with units output on one quoted
+     * unit among them: first ("mph",12.3 / "kmph",171,2.6) or after the time
+     * (12875.710,"cmps",54.6). */
     std::string_view fields[3];
     std::size_t count = 0;
+    std::optional<SpeedUnit> lineUnit;
     for (;;) {
         std::size_t comma = line.find(',');
-        if (count == 3)
-            return reject(RejectReason::TooManyFields, "more than three comma-separated fields",
-                          original);
-        fields[count++] = trim(line.substr(0, comma));
+        std::string_view field = trim(line.substr(0, comma));
+        if (!field.empty() && field.front() == '"') {
+            if (lineUnit || field.size() < 2 || field.back() != '"')
+                return reject(RejectReason::BadNumber, "field is not a decimal number", original);
+            lineUnit = unitFromName(field.substr(1, field.size() - 2));
+            if (!lineUnit)
+                return reject(RejectReason::UnknownUnits, "unit is not one the OPS243 names",
+                              original);
+        } else {
+            if (count == 3)
+                return reject(RejectReason::TooManyFields,
+                              "more than three comma-separated numbers", original);
+            fields[count++] = field;
+        }
         if (comma == std::string_view::npos)
             break;
         line.remove_prefix(comma + 1);
     }
+    if (count == 0)
+        return reject(RejectReason::EmptyField, "a unit and no number", original);
     double values[3];
     for (std::size_t i = 0; i < count; ++i) {
         if (fields[i].empty())
@@ -558,6 +569,7 @@ LineKind Ops243Parser::parsePlain(std::string_view line, std::string_view origin
     if (std::fabs(speed) * metresPerSecond(unit) > options_.maxSpeedMps)
         return reject(RejectReason::OutOfRange, "speed beyond any vehicle", original);
 
+    shape_ = LineShape{false, lineUnit.has_value(), time.has_value()};
     report_.targets.clear();
     report_.targets.push_back(RadarTarget{speed, magnitude});
     report_.unit = unit;
@@ -636,6 +648,7 @@ LineKind Ops243Parser::parseReport(std::string_view original)
 
     SpeedUnit unit = unit_;
     bool unitKnown = unitKnown_;
+    bool unitInLine = false;
     std::optional<double> time;
     std::optional<std::uint64_t> tick;
     for (std::size_t i = 0; i < json_->memberCount; ++i) {
@@ -673,6 +686,7 @@ LineKind Ops243Parser::parseReport(std::string_view original)
                               original);
             unit = *named;
             unitKnown = true;
+            unitInLine = true;
         } else {
             ++counters_.unknownKeys;
         }
@@ -680,6 +694,7 @@ LineKind Ops243Parser::parseReport(std::string_view original)
     if (!unitKnown)
         return reject(RejectReason::UnknownUnits, "speed units are unknown", original);
 
+    shape_ = LineShape{true, unitInLine, time.has_value()};
     report_.targets.clear();
     for (std::size_t i = 0; i < count; ++i) {
         RadarTarget target;
@@ -730,7 +745,12 @@ LineKind Ops243Parser::parseReply(std::string_view original)
         const JsonMember &m = json_->members[i];
         reply_.fields.emplace_back(m.key, m.value.text);
     }
-    if (const std::string *units = reply_.find("Units")) {
+    /* "Units" on 2018-19 firmware (UM-003-A p8), "SpeedUnit" on newer (OPS243-C: UK ->
+     * {"SpeedUnit":"kmph"}). */
+    const std::string *units = reply_.find("Units");
+    if (!units)
+        units = reply_.find("SpeedUnit");
+    if (units) {
         if (auto unit = unitFromName(*units)) {
             unit_ = *unit;
             unitKnown_ = true;

@@ -8,14 +8,15 @@
 
 namespace stopline::drivers::radar {
 
-/* The OmniPreSense OPS243 line protocol (docs/radar-protocol.md): plain numbers,
- * time- and magnitude-prefixed plain lines (optionally led by a quoted unit, as with units
- * output on: "mph",12.3), and JSON objects whose values may be quoted
- * strings or numbers, single- or multi-target. Positive speed = inbound, as sent. The
- * parser is also a small state machine: a {"Units":...} reply switches the unit of the
- * reports that follow. JSON is read with nlohmann-json's SAX parser, held to the one flat
- * shape the sensor sends. Plain lines allocate nothing once warmed up; JSON lines only what
- * nlohmann's lexer needs. */
+/* The OmniPreSense OPS243 line protocol (README, radar section), both firmware
+ * generations: plain numbers, time- and magnitude-prefixed plain lines with an optional
+ * quoted unit in any field (units output on: "mph",12.3 / "kmph",171,2.6 /
+ * 12875.710,"cmps",54.6), and JSON objects whose values may be quoted strings or numbers,
+ * single- or multi-target. Positive speed = inbound, as sent. The parser is also a small
+ * state machine: a {"Units":...} (2018-19 firmware) or {"SpeedUnit":...} (newer) reply
+ * switches the unit of the reports that follow. JSON is read with nlohmann-json's SAX
+ * parser, held to the one flat shape the sensor sends. Plain lines allocate nothing once
+ * warmed up; JSON lines only what nlohmann's lexer needs. */
 class Ops243Parser : public RadarParser
 {
 public:
@@ -41,6 +42,7 @@ public:
 
     const RadarReport &report() const override { return report_; }
     const RadarReply &reply() const override { return reply_; }
+    const LineShape &shape() const override { return shape_; }
     RejectReason lastReject() const override { return lastReject_; }
     const std::string &lastError() const override { return lastError_; }
     const RadarCounters &counters() const override { return counters_; }
@@ -53,7 +55,8 @@ public:
     /* Range lines seen last (FMCW models), metres as sent. */
     double lastRange() const { return lastRange_; }
 
-    /* "mph" -> Mph, "km-per-hr" -> Kmh, ... as the OPS243 names units; nullopt otherwise. */
+    /* A unit as either firmware generation names it, in replies or data lines ("mph",
+     * "km-per-hr" / "kmph", "m-per-sec" / "mps", ...); nullopt otherwise. */
     static std::optional<SpeedUnit> unitFromName(std::string_view name);
     /* Metres per second per one unit. */
     static double metresPerSecond(SpeedUnit unit);
@@ -62,8 +65,7 @@ private:
     struct JsonLine; /* one JSON object as read (ops243_parser.cpp), reused line to line */
 
     LineKind reject(RejectReason reason, const char *detail, std::string_view line);
-    LineKind parsePlain(std::string_view line, std::string_view original,
-                        const SpeedUnit *lineUnit = nullptr);
+    LineKind parsePlain(std::string_view line, std::string_view original);
     LineKind parseJson(std::string_view line, std::string_view original);
     LineKind parseReport(std::string_view original);
     LineKind parseReply(std::string_view original);
@@ -74,6 +76,7 @@ private:
     std::unique_ptr<JsonLine> json_;
     RadarReport report_;
     RadarReply reply_;
+    LineShape shape_;
     RadarCounters counters_;
     RejectReason lastReject_ = RejectReason::Count;
     std::string lastError_;

@@ -53,6 +53,16 @@ enum class LineKind {
     Rejected, /* malformed: counted, logged, dropped */
 };
 
+/* How the last report line was written: what the sensor's output settings were when it
+ * sent it. A line in another form than the one configured means the sensor lost its
+ * settings (a reset), whatever the numbers in it say. */
+struct LineShape
+{
+    bool json = false;       /* a JSON object (OJ), not a plain line */
+    bool unitInLine = false; /* the line names its unit (OU, or a JSON "unit") */
+    bool timeInLine = false; /* the line carries the sensor's clock (OT) */
+};
+
 /* A command reply or info line, e.g. {"Product":"OPS243 Doppler"}: key/value pairs with
  * strings unescaped and numbers/booleans as their literal text. */
 struct RadarReply
@@ -94,6 +104,7 @@ public:
 
     virtual const RadarReport &report() const = 0;
     virtual const RadarReply &reply() const = 0;
+    virtual const LineShape &shape() const = 0; /* of the last Report line */
     /* Reason and a message naming what was wrong, for the last Rejected line. */
     virtual RejectReason lastReject() const = 0;
     virtual const std::string &lastError() const = 0;

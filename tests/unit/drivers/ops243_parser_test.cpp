@@ -398,3 +398,124 @@ TEST(Ops243Parser, JsonRepliesKeepLiteralsAndUnescapeStrings)
     STRCMP_EQUAL("a/b \"c\" \xf0\x9f\x98\x80", r.find("Name")->c_str());
     STRCMP_EQUAL("\xc3\xa9", r.find("Key")->c_str());
 }
+
+/* ---- both firmware generations: each documented form, with where it is written ---- */
+
+/* AN-010-J p5 / UM-003-A p8 (2018-19 firmware): unit replies spell "m-per-sec" etc. */
+TEST(Ops243Parser, OldFirmwareUnitRepliesSwitchUnits)
+{
+    const char *replies[] = {R"({"Units":"m-per-sec"})", R"({"Units":"km-per-hr"})",
+                             R"({"Units":"ft-per-sec"})", R"({"Units":"cm-per-sec"})",
+                             R"({"Units":"mph"})"};
+    const SpeedUnit units[] = {SpeedUnit::MetersPerSecond, SpeedUnit::Kmh,
+                               SpeedUnit::FeetPerSecond, SpeedUnit::CentimetersPerSecond,
+                               SpeedUnit::Mph};
+    for (std::size_t i = 0; i < 5; ++i) {
+        CHECK(parser.parseLine(replies[i], stampAt(1)) == LineKind::Reply);
+        CHECK_TEXT(parser.unit() == units[i], replies[i]);
+        CHECK(report("12.0").unit == units[i]);
+    }
+}
+
+/* Newer firmware (OPS243-C captures: UK -> {"SpeedUnit":"kmph"}; data lines "mps", "cmps",
+ * "mph"): the SpeedUnit key and the short spellings. */
+TEST(Ops243Parser, NewFirmwareSpeedUnitRepliesSwitchUnits)
+{
+    CHECK(parser.parseLine(R"({"SpeedUnit":"kmph"})", stampAt(1)) == LineKind::Reply);
+    CHECK(parser.unit() == SpeedUnit::Kmh);
+    CHECK(parser.parseLine(R"({"SpeedUnit":"mps"})", stampAt(1)) == LineKind::Reply);
+    CHECK(parser.unit() == SpeedUnit::MetersPerSecond);
+    CHECK(parser.parseLine(R"({"SpeedUnit":"cmps"})", stampAt(1)) == LineKind::Reply);
+    CHECK(parser.unit() == SpeedUnit::CentimetersPerSecond);
+    CHECK(parser.parseLine(R"({"SpeedUnit":"furlongs"})", stampAt(1)) == LineKind::Reply);
+    CHECK(!parser.unitKnown()); /* and reports are refused until units are known again */
+    CHECK(parser.parseLine("12.0", stampAt(2)) == LineKind::Rejected);
+}
+
+/* OPS243-C capture: "kmph",2.6 and, with magnitude on, "kmph",171,2.6 (unit, magnitude,
+ * speed); the unit names the line's own unit whatever was configured. */
+TEST(Ops243Parser, UnitLedPlainLinesOfNewFirmware)
+{
+    parser.setTwoFields(Ops243Parser::Options::TwoFields::MagnitudeSpeed);
+    const RadarReport &r = report(R"("kmph",171,2.6)");
+    CHECK(r.unit == SpeedUnit::Kmh);
+    DOUBLES_EQUAL(171, r.targets[0].magnitude, 1e-9);
+    DOUBLES_EQUAL(2.6, r.targets[0].speed, 1e-9);
+    CHECK(parser.shape().unitInLine);
+    CHECK(!parser.shape().json);
+    CHECK(report(R"("mps",-4.25)").unit == SpeedUnit::MetersPerSecond);
+    CHECK(parser.unit() == SpeedUnit::Mph); /* the configured unit is not changed by a line */
+}
+
+/* OPS243-C capture with OT and OU: 12875.710,"cmps",54.6 -- time, then unit, then speed. */
+TEST(Ops243Parser, TimeThenUnitPlainLine)
+{
+    const RadarReport &r = report(R"(12875.710,"cmps",54.6)");
+    CHECK(r.unit == SpeedUnit::CentimetersPerSecond);
+    CHECK(r.sensorTimeS.has_value());
+    DOUBLES_EQUAL(12875.710, *r.sensorTimeS, 1e-9);
+    DOUBLES_EQUAL(54.6, r.targets[0].speed, 1e-9);
+    CHECK(parser.shape().timeInLine && parser.shape().unitInLine);
+    /* time, unit, magnitude, speed: three numbers and the unit */
+    const RadarReport &m = report(R"(12.500,"mph",88.1,31.0)");
+    DOUBLES_EQUAL(12.5, *m.sensorTimeS, 1e-9);
+    DOUBLES_EQUAL(88.1, m.targets[0].magnitude, 1e-9);
+    DOUBLES_EQUAL(31.0, m.targets[0].speed, 1e-9);
+    /* two units, an unknown one, or a unit alone are not lines the sensor writes */
+    CHECK(parser.parseLine(R"("mph",1.0,"mph")", stampAt(1)) == LineKind::Rejected);
+    CHECK(parser.parseLine(R"(1.0,"furlongs",2.0)", stampAt(1)) == LineKind::Rejected);
+    STRCMP_EQUAL("unknown_units", rejectReasonName(parser.lastReject()));
+    CHECK(parser.parseLine(R"("mph",)", stampAt(1)) == LineKind::Rejected);
+}
+
+/* The Matlab sample of 2025 (OmniPreSense Matlab, OPS243_Speed_250516.m) sends OT, OJ, OU
+ * and reads "time", "speed", "unit" with string values. */
+TEST(Ops243Parser, JsonLineWithUnitAndTimeStrings)
+{
+    const RadarReport &r = report(R"({"time":"105.250","unit":"mps","speed":"13.41"})");
+    CHECK(r.unit == SpeedUnit::MetersPerSecond);
+    DOUBLES_EQUAL(105.25, *r.sensorTimeS, 1e-9);
+    DOUBLES_EQUAL(13.41, r.targets[0].speed, 1e-9);
+    CHECK(parser.shape().json && parser.shape().unitInLine && parser.shape().timeInLine);
+    report(R"({"speed":"13.41"})");
+    CHECK(parser.shape().json && !parser.shape().unitInLine && !parser.shape().timeInLine);
+    report("13.41");
+    CHECK(!parser.shape().json);
+}
+
+/* Newer firmware's replies to output, format, sample-rate, direction and flash commands
+ * (OPS243-C captures): replies, not reports, and their values kept as sent. */
+TEST(Ops243Parser, NewFirmwareRepliesAreReplies)
+{
+    struct Case
+    {
+        const char *line, *key, *value;
+    };
+    const Case cases[] = {
+            {R"({"SpeedOutputFeature":"J"})", "SpeedOutputFeature", "J"},
+            {R"({"FormatDigits":2})", "FormatDigits", "2"},
+            {R"({"DopplerSampleRateHz":20000})", "DopplerSampleRateHz", "20000"},
+            {R"({"RequiredDirection":"Towards Only"})", "RequiredDirection", "Towards Only"},
+            {R"({"INFO":"Saving current values to Persistent Settings"})", "INFO",
+             "Saving current values to Persistent Settings"},
+            {R"({"InboundSensorAngleDegrees": 0.00, "OutboundSensorAngleDegrees": 20.00})",
+             "OutboundSensorAngleDegrees", "20.00"},
+            /* AN-010-J p4 spells the reset flags in capitals, UM-003-A p7 in words */
+            {R"({ "ResetReason": "Status from bitmask", "POWER_ON" : true, "SUPPLY_WATCHDOG" : false })",
+             "SUPPLY_WATCHDOG", "false"},
+    };
+    for (const Case &c : cases) {
+        CHECK_TEXT(parser.parseLine(c.line, stampAt(1)) == LineKind::Reply, c.line);
+        const std::string *v = parser.reply().find(c.key);
+        CHECK_TEXT(v != nullptr, c.line);
+        STRCMP_EQUAL(c.value, v->c_str());
+    }
+}
+
+/* Firmware with the "\n\r" line-end defect starts the next line with its CR
+ * (OmniPreSense OPS241A_NodeInterface, public/control.js). */
+TEST(Ops243Parser, LeadingCarriageReturnOfOldFirmware)
+{
+    DOUBLES_EQUAL(12.5, report("\r12.5").targets[0].speed, 1e-9);
+    CHECK(parser.parseLine("\r{\"Units\":\"mph\"}", stampAt(1)) == LineKind::Reply);
+}
