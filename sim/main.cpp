@@ -112,19 +112,18 @@ bool printCalibration(const World &world)
     std::printf("[camera.calibration]\nid = \"%s-%s\"\nwidth = %d\nheight = %d\n",
                 sc.camera->id.c_str(), sc.name.c_str(), sc.camera->width, sc.camera->height);
     if (g["plate_zone_m"].is_array()) {
-        const double from = g["plate_zone_m"][0].get<double>(), to = g["plate_zone_m"][1].get<double>();
+        const double from = g["plate_zone_m"][0].get<double>(),
+                     to = g["plate_zone_m"][1].get<double>();
         std::printf("red_light_zone_from_m = %.1f\nred_light_zone_to_m = %.1f\n", from, to);
         std::printf("speed_zone_from_m = %.1f\nspeed_zone_to_m = %.1f\n", from, to);
     }
     for (const Json &m : g["marks"])
         std::printf("\n[[camera.calibration.points]]\nalong_m = %.2f\nacross_m = %.2f\nx = "
                     "%.0f\ny = %.0f\n",
-                    m[0].get<double>(), m[1].get<double>(), m[2].get<double>(),
-                    m[3].get<double>());
+                    m[0].get<double>(), m[1].get<double>(), m[2].get<double>(), m[3].get<double>());
     for (const Json &l : g["lane_bands"])
         std::printf("\n[[camera.calibration.lanes]]\nlane = %u\nfrom_m = %.2f\nto_m = %.2f\n",
-                    l["lane"].get<unsigned>(), l["from_m"].get<double>(),
-                    l["to_m"].get<double>());
+                    l["lane"].get<unsigned>(), l["from_m"].get<double>(), l["to_m"].get<double>());
     return true;
 }
 

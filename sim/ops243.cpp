@@ -19,15 +19,21 @@ double halfWavelength(double ghz)
 struct UnitInfo
 {
     const char *key;
-    const char *name; /* as the sensor spells it in {"Units":...} */
+    const char *name;  /* as 2018-19 firmware spells it in {"Units":...} (UM-003-A p8) */
+    const char *token; /* in {"SpeedUnit":...} of current firmware and in every data line
+                        * ("kmph", "cmps", "mps": OPS243-C captures; "fps" by analogy) */
     double perMps;
 };
 
 constexpr UnitInfo kUnits[] = {
-        {"mps", "m-per-sec", 1.0},    {"mph", "mph", 1.0 / 0.44704},
-        {"kmh", "km-per-hr", 3.6},    {"fps", "ft-per-sec", 1.0 / 0.3048},
-        {"cps", "cm-per-sec", 100.0},
+        {"mps", "m-per-sec", "mps", 1.0},     {"mph", "mph", "mph", 1.0 / 0.44704},
+        {"kmh", "km-per-hr", "kmph", 3.6},    {"fps", "ft-per-sec", "fps", 1.0 / 0.3048},
+        {"cps", "cm-per-sec", "cmps", 100.0},
 };
+
+/* Filling the buffer is not all of a report's time: the FFT and the line take about
+ * 75 ms more, which gives the datasheet's 5-6 reports/s at the default settings. */
+constexpr double kProcessingS = 0.076;
 
 const UnitInfo &unitInfo(const std::string &key)
 {
@@ -40,7 +46,7 @@ const UnitInfo &unitInfo(const std::string &key)
 /* Commands whose argument runs to a carriage return. */
 bool takesArgument(std::string_view cmd)
 {
-    static const char *withArg[] = {"R>", "R<", "M>", "M<", "S=", "T=", "Z=", "W="};
+    static const char *withArg[] = {"R>", "R<", "M>", "M<", "S=", "T=", "Z=", "W=", "^/"};
     for (const char *c : withArg)
         if (cmd == c)
             return true;
@@ -76,6 +82,29 @@ void Ops243Emulator::reset()
     direction_ = 0;
     powerActive_ = true;
     singleShot_ = false;
+    inboundAngle_ = current() ? spec_.flashCosineDeg : 0;
+    outboundAngle_ = 0;
+    zeroFill_ = spec_.flashZeroFill;
+}
+
+void Ops243Emulator::powerOn(const std::string &cause)
+{
+    reset();
+    pending_.clear();
+    resetCause_ = cause;
+}
+
+std::string Ops243Emulator::unitsReply() const
+{
+    const UnitInfo &u = unitInfo(units_);
+    return current() ? line(std::string("{\"SpeedUnit\":\"") + u.token + "\"}")
+                     : line(std::string("{\"Units\":\"") + u.name + "\"}");
+}
+
+std::string Ops243Emulator::featureReply(char feature) const
+{
+    return line(std::string(current() ? "{\"SpeedOutputFeature\":\"" : "{\"OutputFeature\":\"") +
+                feature + "\"}");
 }
 
 std::string_view Ops243Emulator::unitsName() const
@@ -92,7 +121,7 @@ double Ops243Emulator::reportPeriodS() const
 {
     if (spec_.reportHz)
         return 1.0 / *spec_.reportHz;
-    return static_cast<double>(bufferSize_) / sampleRate_;
+    return static_cast<double>(bufferSize_) / sampleRate_ + kProcessingS;
 }
 
 double Ops243Emulator::resolutionMps() const
@@ -165,8 +194,19 @@ std::string Ops243Emulator::feed(std::string_view bytes, double sensorTimeS)
 std::string Ops243Emulator::command(std::string_view cmd, std::string_view arg, double sensorTimeS)
 {
     char a = cmd[0], b = cmd[1];
-    auto feature = [&](char c) { return line(std::string("{\"OutputFeature\":\"") + c + "\"}"); };
-    auto units = [&] { return line("{\"Units\":\"" + std::string(unitsName()) + "\"}"); };
+    auto feature = [&](char c) { return featureReply(c); };
+    auto units = [&] { return unitsReply(); };
+    auto angles = [&] {
+        char buf[128];
+        std::snprintf(buf, sizeof buf,
+                      "{\"InboundSensorAngleDegrees\": %.2f, \"OutboundSensorAngleDegrees\": %.2f}",
+                      inboundAngle_, outboundAngle_);
+        return line(buf);
+    };
+    auto rateReply = [&] {
+        return line(std::string(current() ? "{\"DopplerSampleRateHz\":" : "{\"SamplingRate\":") +
+                    std::to_string(sampleRate_) + "}");
+    };
     auto clock = [&] {
         return line("{\"Clock\":\"" + std::to_string(static_cast<long>(sensorTimeS)) + "\"}");
     };
@@ -193,9 +233,19 @@ std::string Ops243Emulator::command(std::string_view cmd, std::string_view arg, 
             return line("{\"Build\":\"" + spec_.build + "\"}");
         case 'U':
             return line("{\"UID\":\"" + spec_.uid + "\"}");
-        case 'R':
-            return line("{ \"ResetReason\": \"Status from bitmask\", \"Power On\" : true, "
-                        "\"Supply Watchdog\" : true, \"Power Validation\" : true }");
+        case 'R': {
+            /* One flag per cause of the last reset. 2019 firmware words them as UM-003-A
+             * p7 does; current firmware as AN-010-J p4 (POWER_ON, ...). */
+            auto flag = [&](const char *word, const char *caps, bool on) {
+                return std::string(", \"") + (current() ? caps : word) +
+                       "\" : " + (on ? "true" : "false");
+            };
+            return line("{ \"ResetReason\": \"Status from bitmask\"" +
+                        flag("Power On", "POWER_ON", resetCause_ == "power") +
+                        flag("Supply Watchdog", "SUPPLY_WATCHDOG", resetCause_ == "watchdog") +
+                        flag("Power Validation", "POWER_VALIDATION", resetCause_ == "brownout") +
+                        " }");
+        }
         case 'F':
             return line("{\"Frequency\":\"" + number(spec_.frequencyGhz, 3) + "\"}");
         }
@@ -211,12 +261,17 @@ std::string Ops243Emulator::command(std::string_view cmd, std::string_view arg, 
         case 'I':
             return line("{\"Baud\":\"" + std::to_string(baud_) + "\"}");
         case 'F':
-            return line("{\"OutputDecimals\":" + std::to_string(decimals_) + "}");
+            return line(std::string(current() ? "{\"FormatDigits\":" : "{\"OutputDecimals\":") +
+                        std::to_string(decimals_) + "}");
         case 'R':
             return line("{\"RequiredMinSpeed\":\"" + number(minFilter_, 3) +
                         "\", \"RequiredMaxSpeed\":\"" + number(maxFilter_, 3) + "\"}");
         case 'S':
-            return line("{\"SamplingRate\":" + std::to_string(sampleRate_) + "}");
+            return rateReply();
+        case '^':
+            if (current())
+                return angles();
+            break;
         }
     }
     switch (a) {
@@ -232,7 +287,9 @@ std::string Ops243Emulator::command(std::string_view cmd, std::string_view arg, 
     case 'F':
         if (b >= '0' && b <= '5') {
             decimals_ = b - '0';
-            return line("{\"OutputDecimals\":" + std::to_string(decimals_) + "}");
+            /* FormatDigits: OPS243-C capture; the 2019 reply is not documented. */
+            return line(std::string(current() ? "{\"FormatDigits\":" : "{\"OutputDecimals\":") +
+                        std::to_string(decimals_) + "}");
         }
         break;
     case 'N':
@@ -275,7 +332,7 @@ std::string Ops243Emulator::command(std::string_view cmd, std::string_view arg, 
                                                {'2', 20000}, {'L', 50000}, {'C', 100000}};
         if (auto it = rates.find(b); it != rates.end()) {
             sampleRate_ = it->second;
-            return line("{\"SamplingRate\":" + std::to_string(sampleRate_) + "}");
+            return rateReply();
         }
         if (b == '>' || b == '<') {
             bufferSize_ = b == '>' ? 1024 : 512;
@@ -299,10 +356,12 @@ std::string Ops243Emulator::command(std::string_view cmd, std::string_view arg, 
         }
         if (b == '+' || b == '-' || b == '|') {
             direction_ = b == '+' ? 1 : b == '-' ? -1 : 0;
-            return line(std::string("{\"DirectionFilter\":\"") +
-                        (direction_ > 0   ? "inbound"
-                         : direction_ < 0 ? "outbound"
-                                          : "both") +
+            /* The key is the 2018 vendor code's; "Towards Only" an OPS243-C capture, the
+             * other two words by analogy. */
+            return line(std::string("{\"RequiredDirection\":\"") +
+                        (direction_ > 0   ? "Towards Only"
+                         : direction_ < 0 ? "Away Only"
+                                          : "Both") +
                         "\"}");
         }
         break;
@@ -319,12 +378,46 @@ std::string Ops243Emulator::command(std::string_view cmd, std::string_view arg, 
         }
         break;
     case 'A':
-        if (b == '!')
-            return line("{\"Flash\":\"Saved\"}");
-        if (b == 'X') {
-            reset();
-            return line("{\"Flash\":\"FactoryDefaults\"}");
+        /* Only current firmware's A! reply is known (OPS243-C capture); A! and AX of 2019
+         * firmware answer nothing documented. */
+        if (b == '!') {
+            spec_.flashCosineDeg = inboundAngle_;
+            spec_.flashZeroFill = zeroFill_;
+            return current() ? line("{\"INFO\":\"Saving current values to Persistent Settings\"}")
+                             : std::string();
         }
+        if (b == 'X') {
+            spec_.flashCosineDeg = 0;
+            spec_.flashZeroFill = false;
+            reset();
+            return {};
+        }
+        break;
+    case 'B':
+        /* Blank reporting (UM-003-A p12, AN-010-J p8): BZ a zero every interval with
+         * nothing to report, BV off; no reply is documented. */
+        if (b == 'Z' || b == 'V') {
+            zeroFill_ = b == 'Z';
+            return {};
+        }
+        break;
+    case '^':
+        /* Current firmware: ^/+n and ^/-n set the inbound and outbound cosine angles.
+         * On 2019 firmware ^n was the LED test: nothing comes back. */
+        if (b == '/' && current()) {
+            char *end = nullptr;
+            std::string text(arg);
+            double v = text.size() > 1 ? std::strtod(text.c_str() + 1, &end) : -1;
+            if (text.size() < 2 || (text[0] != '+' && text[0] != '-') || *end != '\0' ||
+                !std::isfinite(v) || v < 0 || v > 89) {
+                ++unknown_;
+                return {};
+            }
+            (text[0] == '+' ? inboundAngle_ : outboundAngle_) = v;
+            return angles();
+        }
+        if (b >= '0' && b <= '7')
+            return {};
         break;
     case 'I':
         if (b >= '1' && b <= '5') {
@@ -380,14 +473,23 @@ std::string Ops243Emulator::report(const std::vector<Target> &targets, double se
     });
     if (bins.size() > static_cast<std::size_t>(targets_))
         bins.resize(targets_);
+    if (bins.empty() && zeroFill_)
+        bins.push_back({0, 0, 0, {}}); /* BZ: a zero in the configured form */
     if (bins.empty())
         return {};
-    for (auto &b : bins)
+    /* The sensor's own cosine correction divides what it measured by cos(angle). */
+    auto corrected = [&](double mps) {
+        double angle = mps > 0 ? inboundAngle_ : outboundAngle_;
+        return angle > 0 ? mps / std::cos(angle * M_PI / 180) : mps;
+    };
+    for (auto &b : bins) {
+        b.mps = corrected(b.mps);
         b.value = std::stod(number(toUnits(b.mps), decimals_));
+    }
     if (reported)
         *reported = bins;
 
-    std::string unit(unitsName());
+    std::string unit(unitInfo(units_).token);
     std::string t = number(sensorTimeS, 3);
     std::string out;
     if (json_) {

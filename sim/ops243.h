@@ -35,6 +35,14 @@ public:
 
     explicit Ops243Emulator(const RadarSpec &spec);
 
+    /* The sensor restarts: every setting back to what its flash holds, and ?R names the
+     * cause ("power", "watchdog", "brownout"). */
+    void powerOn(const std::string &cause);
+    /* A setting saved in flash changes (then in force from the next power-on). */
+    void setFlashCosine(double degrees) { spec_.flashCosineDeg = degrees; }
+    /* The stream switches unit without a command (the wrong-unit fault). */
+    void forceUnits(const std::string &key) { units_ = key; }
+
     /* Host -> sensor bytes; returns the reply lines ("\r\n" each), possibly empty.
      * Commands may arrive split across calls. `sensorTimeS` is seconds since power-on. */
     std::string feed(std::string_view bytes, double sensorTimeS);
@@ -44,7 +52,9 @@ public:
     std::string report(const std::vector<Target> &targets, double sensorTimeS,
                        std::vector<Reported> *reported = nullptr);
 
-    /* Seconds between reports: buffer size / sample rate, unless the scenario fixes it. */
+    /* Seconds between reports: filling the buffer (size / sample rate) plus the FFT and
+     * the output, about 5-6 reports/s at the default 1024 samples at 10 kS/s as the
+     * datasheet gives; unless the scenario fixes it. */
     double reportPeriodS() const;
     /* Doppler bin width and the fastest unaliased speed at the current sampling. */
     double resolutionMps() const;
@@ -56,6 +66,8 @@ public:
 
     std::string_view unitsName() const;
     bool jsonOutput() const { return json_; }
+    double inboundCosineDeg() const { return inboundAngle_; }
+    bool zeroFill() const { return zeroFill_; }
     int decimals() const { return decimals_; }
     int targetCount() const { return targets_; }
     unsigned unknownCommands() const { return unknown_; }
@@ -65,6 +77,9 @@ public:
 
 private:
     void reset();
+    bool current() const { return spec_.firmware == RadarFirmware::Gen2025; }
+    std::string unitsReply() const;
+    std::string featureReply(char feature) const;
     std::string command(std::string_view cmd, std::string_view arg, double sensorTimeS);
     std::string number(double v, int decimals) const;
     std::string value(const std::string &text) const;
@@ -90,6 +105,10 @@ private:
     bool powerActive_ = true;
     bool singleShot_ = false;
     int baud_ = 19200;
+    double inboundAngle_ = 0; /* cosine correction, current firmware: reports / cos */
+    double outboundAngle_ = 0;
+    bool zeroFill_ = false; /* BZ: a zero every interval with nothing in the beam */
+    std::string resetCause_ = "power";
     std::vector<unsigned> seen_; /* for N? */
 };
 

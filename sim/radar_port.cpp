@@ -104,6 +104,42 @@ void RadarPort::close()
 void RadarPort::start(Nanos t0)
 {
     t0_ = t0;
+    scheduleFaults();
+}
+
+void RadarPort::scheduleFaults()
+{
+    auto at = [this](double s, std::function<void()> what) {
+        auto timer = std::make_shared<asio::steady_timer>(io_);
+        timer->expires_at(toTimePoint(t0_ + secondsToNanos(s)));
+        timer->async_wait([this, what](const error_code &ec) {
+            if (!ec && !closed_)
+                what();
+        });
+        faultTimers_.push_back(timer);
+    };
+    for (const RadarResetFault &f : world_.scenario().faults.radarReset)
+        at(f.atS, [this, f] { restart(f); });
+    for (const RadarUnitsFault &f : world_.scenario().faults.radarUnits)
+        at(f.atS, [this, f] {
+            emulator_.forceUnits(f.units);
+            logVerbose("radar: the stream switches to " + f.units);
+        });
+}
+
+void RadarPort::restart(const RadarResetFault &fault)
+{
+    /* Power-on settings, the clock from zero, and nothing in or out while it boots. */
+    if (fault.flashCosineDeg)
+        emulator_.setFlashCosine(*fault.flashCosineDeg);
+    emulator_.powerOn(fault.cause);
+    Nanos now = monotonicNow();
+    powerOn_ = now + secondsToNanos(fault.bootS);
+    bootingUntil_ = powerOn_;
+    nextReport_ = powerOn_ + secondsToNanos(emulator_.reportPeriodS());
+    reportTimer_.cancel();
+    scheduleReport();
+    logVerbose("radar: reset (" + fault.cause + ")");
 }
 
 double RadarPort::sensorTime() const
@@ -127,7 +163,7 @@ void RadarPort::read()
                 onAttach();
         }
         Nanos now = monotonicNow();
-        if (t0_ >= 0 && world_.radarSilent(now - t0_)) {
+        if ((t0_ >= 0 && world_.radarSilent(now - t0_)) || now < bootingUntil_) {
             read(); /* a hung sensor: commands are lost */
             return;
         }

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -47,6 +49,8 @@ private:
     void scheduleReport();
     void report();
     void scheduleGarbage();
+    void scheduleFaults();
+    void restart(const RadarResetFault &fault);
     double sensorTime() const;
 
     boost::asio::io_context &io_;
@@ -68,6 +72,8 @@ private:
     Nanos powerOn_ = 0;
     Nanos t0_ = -1;
     Nanos nextReport_ = 0;
+    Nanos bootingUntil_ = 0; /* after a reset: deaf and silent until then */
+    std::vector<std::shared_ptr<boost::asio::steady_timer>> faultTimers_;
     std::mt19937_64 rng_;
     std::uint64_t linesSent_ = 0;
     std::uint64_t flushes_ = 0;

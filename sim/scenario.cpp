@@ -1,6 +1,7 @@
 #include "sim/scenario.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <cmath>
 #include <fstream>
@@ -652,7 +653,14 @@ void readRadar(TableReader &r, Scenario &sc)
     rd.targets = static_cast<int>(r.integer("targets", 1, 9).value_or(1));
     rd.magnitude = r.boolean("magnitude").value_or(false);
     rd.time = r.boolean("time").value_or(false);
+    if (auto f = r.choice("firmware", {"2019", "2025"}))
+        rd.firmware = *f == 0 ? RadarFirmware::Gen2019 : RadarFirmware::Gen2025;
+    rd.flashCosineDeg = r.number("flash_cosine_deg", 0, 0, 60);
+    rd.flashZeroFill = r.boolean("flash_zero_fill").value_or(false);
     r.finish();
+    if (rd.flashCosineDeg != 0 && rd.firmware == RadarFirmware::Gen2019)
+        r.problems().add(r.where(), r.keyPath("flash_cosine_deg"),
+                         "2019 firmware has no cosine correction");
     sc.radar = rd;
 }
 
@@ -790,6 +798,27 @@ void readFaults(TableReader &r, Scenario &sc)
         g.window = readWindow(f);
         f.finish();
         sc.faults.radarGarbage.push_back(g);
+    }
+    for (auto &[t, path] : r.tables("radar_reset")) {
+        TableReader f(*t, path, r.problems());
+        RadarResetFault g;
+        g.atS = f.number("at_s", 0, 0, 1e6);
+        if (auto c = f.choice("cause", {"watchdog", "brownout", "power"}))
+            g.cause = std::array{"watchdog", "brownout", "power"}[*c];
+        g.bootS = f.number("boot_s", 0.5, 0, 30);
+        g.flashCosineDeg = f.maybeNumber("flash_cosine_deg", 0, 60);
+        f.finish();
+        sc.faults.radarReset.push_back(g);
+    }
+    for (auto &[t, path] : r.tables("radar_units")) {
+        TableReader f(*t, path, r.problems());
+        RadarUnitsFault g;
+        g.atS = f.number("at_s", 0, 0, 1e6);
+        static const std::vector<std::string> units{"mps", "mph", "kmh", "fps", "cps"};
+        if (auto u = f.choice("units", units, true))
+            g.units = units[*u];
+        f.finish();
+        sc.faults.radarUnits.push_back(g);
     }
     for (auto &[t, path] : r.tables("radar_silence")) {
         TableReader f(*t, path, r.problems());

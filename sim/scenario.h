@@ -29,6 +29,10 @@ enum class Behaviour { Stops, RunsRed, RightTurnRolling, RightTurnAfterStop, Spe
 enum class VehicleClass { Car, Suv, Truck, Bus, Motorcycle };
 enum class SignalFaultKind { Stuck, Dark, FlashingRed, FlashingYellow, Conflict };
 enum class RadarOutput { Plain, Json };
+/* Which firmware's replies the emulated OPS243 gives: the 2018-19 releases (1.3.x,
+ * AN-010-J / UM-003-A: {"Units":"mph"}, {"OutputFeature":"J"}) or the current ones
+ * ({"SpeedUnit":"mph"}, {"SpeedOutputFeature":"J"}, cosine correction kept in flash). */
+enum class RadarFirmware { Gen2019, Gen2025 };
 
 const char *behaviourName(Behaviour behaviour);
 const char *vehicleClassName(VehicleClass cls);
@@ -144,6 +148,11 @@ struct RadarSpec
     int targets = 1;
     bool magnitude = false;
     bool time = false;
+    RadarFirmware firmware = RadarFirmware::Gen2019;
+    /* Settings saved in the sensor's flash (A!), in force at every power-on: an inbound
+     * cosine correction angle (current firmware only) and zero-fill reporting (BZ). */
+    double flashCosineDeg = 0;
+    bool flashZeroFill = false;
 };
 
 struct CameraSpec
@@ -219,8 +228,27 @@ struct RadarGarbageFault
     Window window;
 };
 
+/* The sensor restarts (its watchdog, a brown-out): silent for bootS, then back in its
+ * power-on settings with its clock from zero; optionally with a flash setting changed. */
+struct RadarResetFault
+{
+    double atS = 0;
+    std::string cause = "watchdog"; /* watchdog, brownout, power */
+    double bootS = 0.5;
+    std::optional<double> flashCosineDeg;
+};
+
+/* The stream changes unit without a reset (someone on the port, a firmware fault). */
+struct RadarUnitsFault
+{
+    double atS = 0;
+    std::string units = "mps";
+};
+
 struct FaultSpec
 {
+    std::vector<RadarResetFault> radarReset;
+    std::vector<RadarUnitsFault> radarUnits;
     std::vector<RadarGarbageFault> radarGarbage;
     std::vector<Window> radarSilence;
     std::vector<ChatterFault> gpioChatter;

@@ -425,6 +425,15 @@ void World::buildTruth()
         faultWindows("radar_silence", w, Json::object());
     for (const auto &w : scenario_.faults.cameraStall)
         faultWindows("camera_stall", w, Json::object());
+    for (const auto &f : scenario_.faults.radarReset) {
+        Json extra{{"cause", f.cause}};
+        if (f.flashCosineDeg)
+            extra["flash_cosine_deg"] = *f.flashCosineDeg;
+        faultWindows("radar_reset", Window{f.atS, f.atS + f.bootS}, extra);
+    }
+    for (const auto &f : scenario_.faults.radarUnits)
+        add(secondsToNanos(f.atS),
+            Json{{"type", "fault"}, {"kind", "radar_units"}, {"active", true}, {"units", f.units}});
     for (const auto &c : scenario_.faults.gpioChatter)
         faultWindows("gpio_chatter", c.window,
                      Json{{"line", c.line},

@@ -407,9 +407,8 @@ TEST(Ops243Parser, OldFirmwareUnitRepliesSwitchUnits)
     const char *replies[] = {R"({"Units":"m-per-sec"})", R"({"Units":"km-per-hr"})",
                              R"({"Units":"ft-per-sec"})", R"({"Units":"cm-per-sec"})",
                              R"({"Units":"mph"})"};
-    const SpeedUnit units[] = {SpeedUnit::MetersPerSecond, SpeedUnit::Kmh,
-                               SpeedUnit::FeetPerSecond, SpeedUnit::CentimetersPerSecond,
-                               SpeedUnit::Mph};
+    const SpeedUnit units[] = {SpeedUnit::MetersPerSecond, SpeedUnit::Kmh, SpeedUnit::FeetPerSecond,
+                               SpeedUnit::CentimetersPerSecond, SpeedUnit::Mph};
     for (std::size_t i = 0; i < 5; ++i) {
         CHECK(parser.parseLine(replies[i], stampAt(1)) == LineKind::Reply);
         CHECK_TEXT(parser.unit() == units[i], replies[i]);

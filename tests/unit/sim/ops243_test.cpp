@@ -82,10 +82,12 @@ TEST(Ops243, SettingsReplyAndTakeEffect)
     LONGS_EQUAL(3, radar.targetCount());
     STRCMP_EQUAL("{\"OutputDecimals\":4}\r\n", radar.feed("F4", 0).c_str());
     LONGS_EQUAL(4, radar.decimals());
-    DOUBLES_EQUAL(0.1024, radar.reportPeriodS(), 1e-12);
+    /* a buffer's fill plus the FFT and output: 5.6 reports/s at the defaults (datasheet 5-6) */
+    DOUBLES_EQUAL(0.1024 + 0.076, radar.reportPeriodS(), 1e-12);
+    CHECK(1 / radar.reportPeriodS() > 5.0 && 1 / radar.reportPeriodS() < 6.0);
     STRCMP_EQUAL("{\"SampleSize\":512}\r\n", radar.feed("S<", 0).c_str());
     STRCMP_EQUAL("{\"SamplingRate\":20000}\r\n", radar.feed("S2", 0).c_str());
-    DOUBLES_EQUAL(512.0 / 20000, radar.reportPeriodS(), 1e-12);
+    DOUBLES_EQUAL(512.0 / 20000 + 0.076, radar.reportPeriodS(), 1e-12);
     STRCMP_EQUAL("{\"PowerMode\":\"Idle\"}\r\n", radar.feed("PI", 0).c_str());
     CHECK(!radar.streaming());
     radar.feed("PA", 0);
@@ -220,4 +222,71 @@ TEST(Ops243, GarbageIsNeverAValidRecord)
         rejected += kind == LineKind::Rejected;
     }
     LONGS_EQUAL(3000, parser.counters().rejectedTotal());
+}
+
+/* Current firmware answers with the newer keys and spellings (OPS243-C captures: UK ->
+ * {"SpeedUnit":"kmph"}, OJ -> {"SpeedOutputFeature":"J"}, F0 -> {"FormatDigits":0},
+ * S2 -> {"DopplerSampleRateHz":20000}, R+ -> {"RequiredDirection":"Towards Only"}, A! ->
+ * {"INFO":...}), keeps a cosine angle in flash and names the reset cause. */
+TEST(Ops243, CurrentFirmwareRepliesAsDocumented)
+{
+    RadarSpec current = spec;
+    current.firmware = RadarFirmware::Gen2025;
+    current.flashCosineDeg = 20;
+    Ops243Emulator radar(current);
+    STRCMP_EQUAL("{\"SpeedUnit\":\"kmph\"}\r\n", radar.feed("UK", 0).c_str());
+    STRCMP_EQUAL("{\"SpeedUnit\":\"mph\"}\r\n", radar.feed("US", 0).c_str());
+    STRCMP_EQUAL("{\"SpeedOutputFeature\":\"J\"}\r\n", radar.feed("OJ", 0).c_str());
+    STRCMP_EQUAL("{\"FormatDigits\":0}\r\n", radar.feed("F0", 0).c_str());
+    STRCMP_EQUAL("{\"DopplerSampleRateHz\":20000}\r\n", radar.feed("S2", 0).c_str());
+    STRCMP_EQUAL("{\"RequiredDirection\":\"Towards Only\"}\r\n", radar.feed("R+", 0).c_str());
+    STRCMP_EQUAL("{\"InboundSensorAngleDegrees\": 20.00, \"OutboundSensorAngleDegrees\": 0.00}\r\n",
+                 radar.feed("^?", 0).c_str());
+    STRCMP_EQUAL("{\"InboundSensorAngleDegrees\": 0.00, \"OutboundSensorAngleDegrees\": 0.00}\r\n",
+                 radar.feed("^/+0\r", 0).c_str());
+    STRCMP_EQUAL("{\"INFO\":\"Saving current values to Persistent Settings\"}\r\n",
+                 radar.feed("A!", 0).c_str());
+    CHECK(radar.feed("?R", 0).find("\"POWER_ON\" : true") != std::string::npos);
+    radar.powerOn("watchdog");
+    CHECK(radar.feed("?R", 0).find("\"SUPPLY_WATCHDOG\" : true") != std::string::npos);
+    LONGS_EQUAL(0, radar.unknownCommands());
+}
+
+/* 2019 firmware has no cosine correction: ^n was the LED test and nothing comes back. */
+TEST(Ops243, OldFirmwareIgnoresCosineCommands)
+{
+    Ops243Emulator radar(spec);
+    STRCMP_EQUAL("", radar.feed("^?", 0).c_str());
+    STRCMP_EQUAL("", radar.feed("^/+0\r", 0).c_str());
+    CHECK(radar.feed("?R", 0).find("\"Power On\" : true") != std::string::npos);
+}
+
+/* A reset brings back the power-on settings (m/s, plain, no time) whatever the host set,
+ * and a saved cosine angle raises inbound speeds by 1/cos. */
+TEST(Ops243, ResetRestoresPowerOnSettingsAndFlash)
+{
+    RadarSpec current = spec;
+    current.firmware = RadarFirmware::Gen2025;
+    Ops243Emulator radar(current);
+    radar.feed("USOJOT", 0);
+    radar.setFlashCosine(20);
+    radar.powerOn("brownout");
+    CHECK(!radar.jsonOutput());
+    STRCMP_EQUAL("m-per-sec", std::string(radar.unitsName()).c_str());
+    DOUBLES_EQUAL(20, radar.inboundCosineDeg(), 0);
+    std::vector<Ops243Emulator::Reported> reported;
+    std::string out = radar.report({{13.41, 100, 1}}, 1.0, &reported);
+    DOUBLES_EQUAL(13.41 / std::cos(20 * M_PI / 180), reported.at(0).mps, 0.07);
+    CHECK(radar.feed("?R", 0).find("\"POWER_VALIDATION\" : true") != std::string::npos);
+}
+
+/* Zero-fill saved in flash (BZ): a zero every interval with nothing in the beam; BV stops it. */
+TEST(Ops243, ZeroFillReportsNothingAsZero)
+{
+    RadarSpec filled = spec;
+    filled.flashZeroFill = true;
+    Ops243Emulator radar(filled);
+    STRCMP_EQUAL("0.00\r\n", radar.report({}, 1.0).c_str());
+    radar.feed("BV", 0);
+    STRCMP_EQUAL("", radar.report({}, 1.0).c_str());
 }
