@@ -33,6 +33,10 @@ const char *selfCheckKind(evidence::SelfCheckKind k)
         return "periodic";
     case evidence::SELF_CHECK_FORK:
         return "tuning_fork";
+    case evidence::SELF_CHECK_RESET:
+        return "radar_reset";
+    case evidence::SELF_CHECK_RECOVERY:
+        return "recovery";
     default:
         return "unspecified";
     }

@@ -128,58 +128,298 @@ bool Ops243Driver::replyHas(const char *key) const
     return parser_->reply().find(key) != nullptr;
 }
 
+namespace {
+
+/* The value of the first of `keys` the reply has: the two firmware generations name the
+ * same setting differently ({"Units":...} / {"SpeedUnit":...}). */
+const std::string *replyValue(const RadarReply &reply, std::initializer_list<const char *> keys)
+{
+    for (const char *key : keys)
+        if (const std::string *v = reply.find(key))
+            return v;
+    return nullptr;
+}
+
+} /* namespace */
+
+const char *radarFirmwareName(RadarFirmware firmware)
+{
+    switch (firmware) {
+    case RadarFirmware::Unknown:
+        return "unknown";
+    case RadarFirmware::Gen2019:
+        return "2018-19 (1.3.x)";
+    case RadarFirmware::Current:
+        return "current";
+    }
+    return "unknown";
+}
+
 void Ops243Driver::configure()
 {
-    const std::string where = "radar on '" + identity_.serialPort + "'";
-    const std::string units = unitReplyName(config_.unit);
+    configured_ = false;
+    unitsInLine_ = false;
+    fillOff_ = false;
+    fillSinceCheck_ = 0;
+    settings_.clear();
+    settingProblems_.clear();
+    const std::string command = unitCommand(config_.unit);
+    /* Units first: the reply's key tells the firmware generation, which decides what else
+     * can be asked (only current firmware has a cosine correction to clear). */
     send(
-            unitCommand(config_.unit),
-            [this, units](LineKind kind) {
-                const std::string *value =
-                        kind == LineKind::Reply ? parser_->reply().find("Units") : nullptr;
-                return value && *value == units;
+            command,
+            [this](LineKind kind) {
+                if (kind != LineKind::Reply)
+                    return false;
+                const RadarReply &r = parser_->reply();
+                const std::string *value = replyValue(r, {"Units", "SpeedUnit"});
+                if (!value || Ops243Parser::unitFromName(*value) != config_.unit)
+                    return false;
+                firmware_ = r.find("SpeedUnit") ? RadarFirmware::Current : RadarFirmware::Gen2019;
+                settings_.emplace_back("units", *value);
+                return true;
             },
-            [this, where, units](bool ok) {
-                if (!ok)
-                    fail(where + ": no {\"Units\":\"" + units + "\"} reply to " +
-                         unitCommand(config_.unit));
-            });
-    send(
-            "OJ",
-            [this](LineKind kind) { return kind == LineKind::Reply && replyHas("OutputFeature"); },
-            [this, where](bool ok) {
-                if (!ok)
-                    fail(where + ": no {\"OutputFeature\":...} reply to OJ (JSON output)");
-            });
-    /* Magnitudes tell vehicles apart across a radar silence: one approaching keeps getting
-     * stronger, the next one appears weak at the far end of the beam. */
-    send(
-            "OM",
-            [this](LineKind kind) { return kind == LineKind::Reply && replyHas("OutputFeature"); },
-            [this, where](bool ok) {
-                if (!ok)
-                    fail(where + ": no {\"OutputFeature\":...} reply to OM (magnitudes)");
-            });
-    /* The sensor's own clock on every report: gaps between readings are then measured
-     * on the radar, not on when a busy host got round to reading the port. */
-    send(
-            "OT",
-            [this](LineKind kind) { return kind == LineKind::Reply && replyHas("OutputFeature"); },
-            [this, where](bool ok) {
-                if (!ok)
-                    fail(where + ": no {\"OutputFeature\":...} reply to OT (report times)");
-            });
-    std::string targets = "O" + std::to_string(config_.targets);
-    send(
-            targets, [](LineKind kind) { return kind == LineKind::Reply; },
-            [this, where, targets](bool ok) {
+            [this, command](bool ok) {
                 if (!ok) {
-                    fail(where + ": no reply to " + targets + " (target count)");
+                    configured(false, "no units reply naming " +
+                                              std::string(unitReplyName(config_.unit)) + " to " +
+                                              command);
                     return;
                 }
-                configured_ = true;
+                setSpeedSettings();
             });
-    readIdentity([this] { selfCheck(RadarSelfCheck::Kind::PowerOn); });
+}
+
+void Ops243Driver::setting(std::string command, std::string name,
+                           std::function<std::optional<std::string>(const RadarReply &)> readBack)
+{
+    send(
+            command,
+            [this, name, readBack](LineKind kind) {
+                if (kind != LineKind::Reply)
+                    return false;
+                std::optional<std::string> value = readBack(parser_->reply());
+                if (value)
+                    settings_.emplace_back(name, *value);
+                return value.has_value();
+            },
+            [this, command, name](bool ok) {
+                if (!ok)
+                    configured(false, "no reply to " + command + " (" + name + ")");
+            });
+}
+
+void Ops243Driver::quiet(std::string command, std::string name, std::string value)
+{
+    /* A command with no documented reply: sent in turn, and a reply line, if the firmware
+     * gives one, swallowed. */
+    if (failed_)
+        return;
+    exchanges_.push_back(Exchange{std::move(command),
+                                  [](LineKind kind) { return kind == LineKind::Reply; },
+                                  [this, name, value](bool) { settings_.emplace_back(name, value); },
+                                  1, true});
+    sendNext();
+}
+
+void Ops243Driver::setSpeedSettings()
+{
+    auto feature = [this](const std::string &command, const char *name) {
+        const std::string letter = command.substr(1);
+        setting(command, name, [letter](const RadarReply &r) -> std::optional<std::string> {
+            const std::string *v = replyValue(r, {"OutputFeature", "SpeedOutputFeature"});
+            if (v && *v == letter)
+                return "on";
+            return std::nullopt;
+        });
+    };
+    feature("OJ", "json_output");
+    /* Magnitudes tell vehicles apart across a radar silence: one approaching keeps getting
+     * stronger, the next one appears weak at the far end of the beam. */
+    feature("OM", "magnitude_output");
+    /* The sensor's own clock on every report: gaps between readings are then measured
+     * on the radar, not on when a busy host got round to reading the port, and a clock
+     * that starts again from zero shows a restart. */
+    feature("OT", "time_output");
+    /* Units on every line (OU) where the firmware has it, so a line in other units can
+     * never be read as ours; optional, since UM-003-A gives it for FMCW models only. */
+    const std::string letterU = "U";
+    send(
+            "OU",
+            [this](LineKind kind) {
+                if (kind != LineKind::Reply)
+                    return false;
+                const std::string *v =
+                        replyValue(parser_->reply(), {"OutputFeature", "SpeedOutputFeature"});
+                return v && *v == "U";
+            },
+            [this](bool ok) {
+                unitsInLine_ = ok;
+                settings_.emplace_back("unit_output", ok ? "on" : "not available");
+            });
+    const std::string targets = "O" + std::to_string(config_.targets);
+    setting(targets, "targets", [this](const RadarReply &r) -> std::optional<std::string> {
+        if (replyValue(r, {"OutputFeature", "SpeedOutputFeature"}))
+            return std::to_string(config_.targets);
+        return std::nullopt;
+    });
+    /* Every setting that changes which speed is reported, set to what the rule assumes:
+     * no speed filter (the rule judges), both directions (the rule picks), the default
+     * sampling (the Doppler bin width and report rate the rule's numbers were made for),
+     * two decimals, and no blank reporting, which would make an empty beam look alive. */
+    auto equals = [](const std::string *v, double want) -> std::optional<std::string> {
+        if (!v)
+            return std::nullopt;
+        if (auto n = number(*v); n && std::fabs(*n - want) < 1e-9)
+            return *v;
+        return std::nullopt;
+    };
+    setting("R>0\r", "speed_filter_min", [equals](const RadarReply &r) {
+        return equals(r.find("RequiredMinSpeed"), 0);
+    });
+    setting("R<0\r", "speed_filter_max", [equals](const RadarReply &r) {
+        return equals(r.find("RequiredMaxSpeed"), 0);
+    });
+    setting("R|", "direction_filter", [](const RadarReply &r) -> std::optional<std::string> {
+        if (const std::string *v = replyValue(r, {"RequiredDirection", "DirectionFilter"}))
+            return *v;
+        return std::nullopt;
+    });
+    setting("SX", "sample_rate_hz", [equals](const RadarReply &r) {
+        return equals(replyValue(r, {"SamplingRate", "DopplerSampleRateHz"}), 10000);
+    });
+    setting("S>", "sample_size", [equals](const RadarReply &r) {
+        return equals(r.find("SampleSize"), 1024);
+    });
+    setting("F2", "decimals", [equals](const RadarReply &r) {
+        return equals(replyValue(r, {"FormatDigits", "OutputDecimals", "Format"}), 2);
+    });
+    quiet("BV", "blank_reporting", "off (BV)");
+    fillOff_ = true;
+    if (firmware_ == RadarFirmware::Current) {
+        /* Current firmware multiplies by 1/cos of an angle it may keep in flash: read what
+         * was there, then clear both angles (the controller corrects, from calibration). */
+        auto angles = [](const RadarReply &r) -> std::optional<std::pair<double, double>> {
+            const std::string *in = r.find("InboundSensorAngleDegrees");
+            const std::string *out = r.find("OutboundSensorAngleDegrees");
+            if (!in || !out)
+                return std::nullopt;
+            auto a = number(*in), b = number(*out);
+            if (!a || !b)
+                return std::nullopt;
+            return std::make_pair(*a, *b);
+        };
+        setting("^?", "cosine_found", [angles](const RadarReply &r) -> std::optional<std::string> {
+            auto a = angles(r);
+            if (!a)
+                return std::nullopt;
+            return format(a->first, 2) + " in, " + format(a->second, 2) + " out";
+        });
+        for (const char *command : {"^/+0\r", "^/-0\r"})
+            setting(command, command[2] == '+' ? "cosine_inbound" : "cosine_outbound",
+                    [this, angles, command](const RadarReply &r) -> std::optional<std::string> {
+                        auto a = angles(r);
+                        if (!a)
+                            return std::nullopt;
+                        double v = command[2] == '+' ? a->first : a->second;
+                        if (v != 0)
+                            settingProblems_.push_back(std::string(command) + " left " +
+                                                       format(v, 2) + " degrees");
+                        return format(v, 2);
+                    });
+    } else {
+        settings_.emplace_back("cosine", "none (no correction in this firmware)");
+    }
+    send(
+            "U?",
+            [this](LineKind kind) {
+                if (kind != LineKind::Reply)
+                    return false;
+                const std::string *v = replyValue(parser_->reply(), {"Units", "SpeedUnit"});
+                return v && Ops243Parser::unitFromName(*v) == config_.unit;
+            },
+            [this](bool ok) { configured(ok, "units did not read back after configuration"); });
+    const RadarSelfCheck::Kind kind =
+            recovering_ ? RadarSelfCheck::Kind::Recovery : RadarSelfCheck::Kind::PowerOn;
+    readIdentity([this, kind] {
+        if (configured_)
+            selfCheck(kind);
+    });
+}
+
+void Ops243Driver::configured(bool ok, const std::string &why)
+{
+    if (ok) {
+        configured_ = true;
+        return;
+    }
+    const std::string message = "radar on '" + identity_.serialPort + "': " + why;
+    if (!recovering_ || ++recoveryTries_ >= config_.recoveryAttempts) {
+        fail(message);
+        return;
+    }
+    /* Still booting, or not answering yet: start the whole configuration again later. */
+    exchanges_.clear();
+    waiting_ = false;
+    replyTimer_.cancel();
+    if (onError_)
+        onError_(message + " (recovering: attempt " + std::to_string(recoveryTries_ + 1) +
+                 " of " + std::to_string(config_.recoveryAttempts) + " follows)");
+    std::weak_ptr<bool> alive = alive_;
+    checkTimer_.expires_after(std::chrono::nanoseconds(config_.recoveryRetryNs));
+    checkTimer_.async_wait([this, alive](const boost::system::error_code &ec) {
+        if (!ec && !alive.expired() && !failed_)
+            configure();
+    });
+}
+
+std::optional<std::string> Ops243Driver::resetSign(const RadarReport &report) const
+{
+    /* What the driver set is on every line: JSON, the sensor's clock, the unit (with OU).
+     * A sensor that restarted is back in its power-on settings (m/s, plain, no time), so
+     * its first line gives it away, before any of its numbers is believed. */
+    const LineShape &shape = parser_->shape();
+    if (!shape.json)
+        return std::string("a plain line while JSON output is set");
+    if (!shape.timeInLine)
+        return std::string("a line without the sensor's time while time output is set");
+    if (unitsInLine_ && !shape.unitInLine)
+        return std::string("a line without its unit while unit output is set");
+    if (report.unit != config_.unit)
+        return std::string("a line in ") + unitReplyName(report.unit) + " instead of " +
+               unitReplyName(config_.unit);
+    if (report.sensorTimeS && lastSensorTime_ &&
+        *report.sensorTimeS < *lastSensorTime_ - config_.clockBackwardS)
+        return "the radar clock went back from " + format(*lastSensorTime_, 3) + " to " +
+               format(*report.sensorTimeS, 3) + " s";
+    return std::nullopt;
+}
+
+void Ops243Driver::beginRecovery(const std::string &why, Nanos at)
+{
+    ++resets_;
+    recovering_ = true;
+    recoveryTries_ = 0;
+    configured_ = false;
+    speedValid_ = false;
+    exchanges_.clear();
+    waiting_ = false;
+    replyTimer_.cancel();
+    checkTimer_.cancel();
+    checking_ = false;
+    collecting_ = false;
+    collectingReference_ = false;
+    lastSensorTime_.reset();
+    lastClock_.reset();
+    if (auto *p = dynamic_cast<Ops243Parser *>(parser_.get()))
+        p->setUnit(SpeedUnit::MetersPerSecond); /* the power-on unit, until set again */
+    RadarSelfCheck reset;
+    reset.kind = RadarSelfCheck::Kind::Reset;
+    reset.at = Stamp{at, monotonicNow()};
+    reset.radar = identity_;
+    reset.items.push_back({"reset_detected", false, why});
+    finishCheck(std::move(reset));
+    configure();
 }
 
 void Ops243Driver::readIdentity(std::function<void()> then)
@@ -253,7 +493,11 @@ void Ops243Driver::selfCheck(RadarSelfCheck::Kind kind)
     clockFirst_.reset();
     clockSecond_.reset();
     reportTimes_.clear();
+    reportSensorTimes_.clear();
+    fillSinceCheck_ = 0;
     collecting_ = true;
+    if (kind != RadarSelfCheck::Kind::Periodic)
+        configuredResetReason_ = identity_.resetReason;
     Nanos started = monotonicNow();
     auto clockMatcher = [this](std::optional<double> *into) {
         return [this, into](LineKind kind) {
@@ -272,6 +516,25 @@ void Ops243Driver::selfCheck(RadarSelfCheck::Kind kind)
                 return;
             send("C?", clockMatcher(&clockSecond_), [this, kind, started](bool) {
                 collecting_ = false;
+                /* A periodic check that finds the reset reason changed, or the clock
+                 * behind where it was, has found a restart the lines did not show. */
+                if (kind == RadarSelfCheck::Kind::Periodic) {
+                    std::string why;
+                    if (!configuredResetReason_.empty() &&
+                        identity_.resetReason != configuredResetReason_)
+                        why = "the reset reason changed from '" + configuredResetReason_ +
+                              "' to '" + identity_.resetReason + "'";
+                    else if (clockFirst_ && lastClock_ &&
+                             *clockFirst_ < *lastClock_ - config_.clockBackwardS)
+                        why = "the radar clock went back from " + format(*lastClock_, 3) +
+                              " to " + format(*clockFirst_, 3) + " s";
+                    if (!why.empty()) {
+                        beginRecovery(why, monotonicNow());
+                        return;
+                    }
+                }
+                if (clockSecond_)
+                    lastClock_ = clockSecond_;
                 RadarSelfCheck check;
                 check.kind = kind;
                 check.at = Stamp{started, monotonicNow()};
@@ -298,7 +561,36 @@ void Ops243Driver::selfCheck(RadarSelfCheck::Kind kind)
                                                ? "C? read " + format(*clockFirst_, 3) + " then " +
                                                          format(*clockSecond_, 3) + " s"
                                                : "no reply to C?"});
-                if (reportTimes_.size() >= 3) {
+                std::string settings;
+                for (const auto &[name, value] : settings_)
+                    settings += (settings.empty() ? "" : "; ") + name + " " + value;
+                std::string problems;
+                for (const std::string &p : settingProblems_)
+                    problems += (problems.empty() ? "" : "; ") + p;
+                check.settings = settings_;
+                check.items.push_back({"settings", configured_ && settingProblems_.empty(),
+                                       (problems.empty() ? "" : problems + " -- ") +
+                                               std::string("firmware ") +
+                                               radarFirmwareName(firmware_) + ": " + settings});
+                /* Zero-fill left on (a setting kept in flash) would keep the report rate up
+                 * with nothing in the beam: the zeros are counted, never used. */
+                check.items.push_back({"no_fill", fillSinceCheck_ == 0,
+                                       fillSinceCheck_ == 0
+                                               ? "no zero-fill reports"
+                                               : std::to_string(fillSinceCheck_) +
+                                                         " zero-fill reports after BV"});
+                /* The rate on the sensor's clock when it sends one: a busy host reading
+                 * the port late cannot make a sound sensor look slow. */
+                if (reportSensorTimes_.size() >= 3 &&
+                    reportSensorTimes_.back() > reportSensorTimes_.front()) {
+                    double span = reportSensorTimes_.back() - reportSensorTimes_.front();
+                    check.reportRateHz = (reportSensorTimes_.size() - 1) / span;
+                    bool rateOk = check.reportRateHz >= config_.minReportHz;
+                    check.items.push_back({"report_rate", rateOk,
+                                           format(check.reportRateHz, 1) +
+                                                   " Hz on the sensor clock (minimum " +
+                                                   format(config_.minReportHz, 1) + ")"});
+                } else if (reportTimes_.size() >= 3) {
                     double span =
                             double(reportTimes_.back() - reportTimes_.front()) / kNanosPerSecond;
                     check.reportRateHz = span > 0 ? (reportTimes_.size() - 1) / span : 0;
@@ -381,7 +673,11 @@ void Ops243Driver::finishCheck(RadarSelfCheck check)
     check.passed = std::all_of(check.items.begin(), check.items.end(),
                                [](const SelfCheckItemResult &i) { return i.passed; });
     speedValid_ = check.passed;
-    if (check.kind != RadarSelfCheck::Kind::Fork) {
+    if (check.kind == RadarSelfCheck::Kind::Recovery) {
+        recovering_ = false;
+        recoveryTries_ = 0;
+    }
+    if (check.kind != RadarSelfCheck::Kind::Fork && check.kind != RadarSelfCheck::Kind::Reset) {
         checking_ = false;
         schedulePeriodic();
     }
@@ -422,8 +718,31 @@ void Ops243Driver::onLine(const hal::SerialLine &line)
     if (kind != LineKind::Report)
         return;
     const RadarReport &report = parser_->report();
-    if (collecting_)
+    if (recovering_) {
+        ++withheld_; /* units and settings unknown until reconfigured */
+        return;
+    }
+    if (configured_) {
+        if (std::optional<std::string> why = resetSign(report)) {
+            beginRecovery(*why + ": \"" + std::string(line.text.substr(0, 80)) + "\"",
+                          report.at.sampleNs);
+            return;
+        }
+        if (report.sensorTimeS)
+            lastSensorTime_ = report.sensorTimeS;
+    }
+    if (std::all_of(report.targets.begin(), report.targets.end(),
+                    [](const RadarTarget &t) { return t.speed == 0; })) {
+        ++fill_; /* blank reporting's zero: nothing measured */
+        if (fillOff_)
+            ++fillSinceCheck_;
+        return;
+    }
+    if (collecting_) {
         reportTimes_.push_back(report.at.sampleNs);
+        if (report.sensorTimeS)
+            reportSensorTimes_.push_back(*report.sensorTimeS);
+    }
     if (collectingReference_ && !report.targets.empty())
         referenceSamples_.push_back(std::fabs(toMph(report.targets[0].speed, report.unit)));
     if (onReport_)
@@ -446,7 +765,9 @@ void Ops243Driver::sendNext()
     waiting_ = true;
     port_->write(exchanges_.front().command);
     std::weak_ptr<bool> alive = alive_;
-    replyTimer_.expires_after(std::chrono::nanoseconds(config_.replyTimeoutNs));
+    replyTimer_.expires_after(std::chrono::nanoseconds(
+            exchanges_.front().quiet ? std::min<Nanos>(config_.replyTimeoutNs, 150 * kNanosPerMilli)
+                                     : config_.replyTimeoutNs));
     replyTimer_.async_wait([this, alive](const boost::system::error_code &ec) {
         if (!ec && !alive.expired())
             replyTimeout();
@@ -458,6 +779,14 @@ void Ops243Driver::replyTimeout()
     if (!waiting_ || exchanges_.empty())
         return;
     Exchange &current = exchanges_.front();
+    if (current.quiet) {
+        Exchange done = std::move(current);
+        exchanges_.pop_front();
+        waiting_ = false;
+        done.done(true);
+        sendNext();
+        return;
+    }
     if (--current.attemptsLeft > 0) {
         waiting_ = false;
         sendNext(); /* the same command again */

@@ -26,10 +26,26 @@ struct Ops243DriverConfig
     double minFrequencyGHz = 24.0; /* the OPS243's licensed band (reference) */
     double maxFrequencyGHz = 24.25;
     Nanos clockGapNs = 1500 * kNanosPerMilli; /* C? twice this far apart must advance */
-    double minReportHz = 5.0; /* with a target in the beam (~10 Hz at 10 kS/s, 1024 buffer) */
+    /* With a target in the beam, measured on the sensor's own clock: the datasheet gives
+     * 5-6 reports/s at the defaults (10 kS/s, 1024 samples), so 4.5 leaves a margin for a
+     * report the sensor drops and still catches a wrong sample rate or buffer. */
+    double minReportHz = 4.5;
     double referenceToleranceMph = 1.0;                /* police practice for fork tests */
     Nanos periodicCheckNs = 10 * 60 * kNanosPerSecond; /* 0 = off */
+    /* After a reset, configuration is tried this often before the radar is given up. */
+    unsigned recoveryAttempts = 10;
+    Nanos recoveryRetryNs = 2 * kNanosPerSecond;
+    /* The radar clock may step back this much (rounding) before it counts as a restart. */
+    double clockBackwardS = 0.5;
 };
+
+/* The sensor's firmware generation, told by the keys of its replies. */
+enum class RadarFirmware {
+    Unknown,
+    Gen2019, /* 1.3.x: {"Units":"mph"}, {"OutputFeature":"J"} (AN-010-J, UM-003-A) */
+    Current, /* {"SpeedUnit":"mph"}, {"SpeedOutputFeature":"J"}, cosine correction (^) */
+};
+const char *radarFirmwareName(RadarFirmware firmware);
 
 /* What the sensor said about itself (?P ?V ?B ?U ?R ?F), verbatim. */
 struct RadarIdentityInfo
@@ -53,7 +69,9 @@ struct SelfCheckItemResult
 /* Controller-side self-check (the OPS243 has none of its own). Mirrors evidence SelfCheck. */
 struct RadarSelfCheck
 {
-    enum class Kind { PowerOn, Periodic, Fork };
+    /* Reset: the sensor was found to have restarted (never passed; speeds stop being
+     * valid at `at`). Recovery: the check after the driver reconfigured it. */
+    enum class Kind { PowerOn, Periodic, Fork, Reset, Recovery };
     Kind kind = Kind::PowerOn;
     Stamp at;
     bool passed = false;
@@ -63,6 +81,8 @@ struct RadarSelfCheck
     std::optional<double> measuredSpeed;  /* median of the strongest target, mph */
     double tolerance = 0;
     double reportRateHz = 0;
+    /* Every setting that changes a speed, as the sensor read it back ("units" -> "mph"). */
+    std::vector<std::pair<std::string, std::string>> settings;
 
     const SelfCheckItemResult *item(const std::string &name) const;
 };
@@ -98,6 +118,12 @@ public:
 
     bool configured() const { return configured_; }
     bool speedValid() const { return speedValid_; }
+    /* Between a detected reset and the recovery check: reports are withheld. */
+    bool recovering() const { return recovering_; }
+    RadarFirmware firmware() const { return firmware_; }
+    std::uint64_t resets() const { return resets_; }
+    std::uint64_t withheldReports() const { return withheld_; }
+    std::uint64_t fillReports() const { return fill_; }
     const RadarIdentityInfo &identity() const { return identity_; }
     const RadarCounters &counters() const { return parser_->counters(); }
     const RadarParser &parser() const { return *parser_; }
@@ -115,6 +141,7 @@ private:
         Matcher matcher;
         Done done;
         unsigned attemptsLeft = 0;
+        bool quiet = false; /* no reply documented: done after a short wait, whatever came */
     };
 
     void onLine(const hal::SerialLine &line);
@@ -122,6 +149,13 @@ private:
     void sendNext();
     void replyTimeout();
     void configure();
+    void setSpeedSettings();
+    void setting(std::string command, std::string name,
+                 std::function<std::optional<std::string>(const RadarReply &)> readBack);
+    void quiet(std::string command, std::string name, std::string value);
+    void configured(bool ok, const std::string &why);
+    std::optional<std::string> resetSign(const RadarReport &report) const;
+    void beginRecovery(const std::string &why, Nanos at);
     void readIdentity(std::function<void()> then);
     void selfCheck(RadarSelfCheck::Kind kind);
     void finishCheck(RadarSelfCheck check);
@@ -146,6 +180,18 @@ private:
     bool speedValid_ = false;
     bool checking_ = false;
     bool failed_ = false;
+    bool recovering_ = false;
+    unsigned recoveryTries_ = 0;
+    bool unitsInLine_ = false; /* OU took: every line names its unit */
+    bool fillOff_ = false;     /* BV sent: a zero report means the setting did not take */
+    std::uint64_t fillSinceCheck_ = 0;
+    RadarFirmware firmware_ = RadarFirmware::Unknown;
+    std::uint64_t resets_ = 0, withheld_ = 0, fill_ = 0;
+    std::optional<double> lastSensorTime_;
+    std::string configuredResetReason_; /* ?R when configured: a change is a reset */
+    std::vector<std::pair<std::string, std::string>> settings_;
+    std::vector<std::string> settingProblems_;
+    std::vector<double> reportSensorTimes_; /* during a check window */
     RadarIdentityInfo identity_;
 
     std::optional<double> clockFirst_;

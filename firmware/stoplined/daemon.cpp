@@ -18,6 +18,7 @@
 #include "firmware/stoplined/camera_calibration_config.h"
 #include "hal/error.h"
 #include "pipeline/evidence/evidence_builder.h"
+#include "pipeline/evidence/radar_check.h"
 
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
@@ -729,25 +730,8 @@ void Daemon::onCaptured(const pipeline::Decision &d, const pipeline::EvidenceAss
 
 void Daemon::onSelfCheck(const drivers::radar::RadarSelfCheck &c)
 {
-    const auto &id = c.radar;
-    pipeline::RadarInfo info{id.product,   id.version,     id.build,
-                             id.uid,       id.resetReason, id.frequencyGHz.value_or(0),
-                             id.serialPort};
-    radarIdentity_ = pipeline::toProto(info);
-    pipeline::SelfCheckResult result;
-    result.kind = c.kind == drivers::radar::RadarSelfCheck::Kind::PowerOn
-                          ? pipeline::SelfCheckResult::Kind::PowerOn
-                  : c.kind == drivers::radar::RadarSelfCheck::Kind::Fork
-                          ? pipeline::SelfCheckResult::Kind::Fork
-                          : pipeline::SelfCheckResult::Kind::Periodic;
-    result.atNs = c.at.sampleNs;
-    result.passed = c.passed;
-    for (const auto &i : c.items)
-        result.items.push_back({i.name, i.passed, i.detail});
-    result.referenceSpeed = c.referenceSpeed.value_or(0);
-    result.measuredSpeed = c.measuredSpeed.value_or(0);
-    result.tolerance = c.tolerance;
-    result.unit = drivers::SpeedUnit::Mph;
+    radarIdentity_ = pipeline::toProto(pipeline::radarInfoOf(c.radar));
+    const pipeline::SelfCheckResult result = pipeline::selfCheckResultOf(c);
     pipeline::CaptureContext ctx = captureContext();
     evidence::SelfCheck proto = pipeline::toProto(result, ctx);
 
@@ -755,9 +739,7 @@ void Daemon::onSelfCheck(const drivers::radar::RadarSelfCheck &c)
     for (const auto &i : c.items)
         items += "\n  " + std::string(i.passed ? "ok   " : "FAIL ") + i.name +
                  (i.detail.empty() ? "" : ": " + i.detail);
-    const char *kind = result.kind == pipeline::SelfCheckResult::Kind::PowerOn ? "power-on"
-                       : result.kind == pipeline::SelfCheckResult::Kind::Fork  ? "fork"
-                                                                               : "periodic";
+    const char *kind = pipeline::selfCheckKindText(result.kind);
     std::string summary =
             std::string("radar ") + kind + " self-check " + (c.passed ? "passed" : "FAILED");
     if (c.kind == drivers::radar::RadarSelfCheck::Kind::Fork)
@@ -771,8 +753,12 @@ void Daemon::onSelfCheck(const drivers::radar::RadarSelfCheck &c)
     if (c.passed)
         lastPassedCheckNs_ = c.at.sampleNs;
     latestSelfCheck_ = proto;
-    if (rules_->schoolZone)
-        rules_->schoolZone->onSelfCheck(c.passed, c.at.sampleNs);
+    if (rules_->schoolZone) {
+        if (c.kind == drivers::radar::RadarSelfCheck::Kind::Reset)
+            rules_->schoolZone->onRadarReset(c.at.sampleNs);
+        else
+            rules_->schoolZone->onSelfCheck(c.passed, c.at.sampleNs);
+    }
     (c.passed ? log_->info(summary) : log_->warning(summary + items));
 
     Done reply;

@@ -598,6 +598,12 @@ evidence::SelfCheck toProto(const SelfCheckResult &check, const CaptureContext &
     case SelfCheckResult::Kind::Fork:
         s.set_kind(evidence::SELF_CHECK_FORK);
         break;
+    case SelfCheckResult::Kind::Reset:
+        s.set_kind(evidence::SELF_CHECK_RESET);
+        break;
+    case SelfCheckResult::Kind::Recovery:
+        s.set_kind(evidence::SELF_CHECK_RECOVERY);
+        break;
     }
     *s.mutable_at() = instantAt(check.atNs, context);
     s.set_passed(check.passed);

@@ -135,7 +135,7 @@ evidence::Record buildViolationRecord(const Decision &decision, const Snapshot &
 /* A radar self-check as the drivers report it, independent of the proto. */
 struct SelfCheckResult
 {
-    enum class Kind { PowerOn, Periodic, Fork };
+    enum class Kind { PowerOn, Periodic, Fork, Reset, Recovery };
     struct Item
     {
         std::string name; /* "identity", "frequency_band", "clock_advancing", ... */

@@ -53,6 +53,8 @@ const char *reasonName(Reason reason)
         return "too_few_samples";
     case Reason::RadarGap:
         return "radar_gap";
+    case Reason::RadarReset:
+        return "radar_reset";
     case Reason::EvidenceIncomplete:
         return "evidence_incomplete";
     case Reason::Duplicate:

@@ -44,6 +44,7 @@ enum class Reason {
     UnderThreshold, /* not faster than limit + threshold_over */
     TooFewSamples,  /* the vehicle left the beam before a speed could be established */
     RadarGap,       /* the radar fell silent mid-pass for longer than a track survives */
+    RadarReset,     /* the radar restarted during the pass: its speeds cannot be trusted */
     /* shared, decided after the rule */
     EvidenceIncomplete, /* a shot is further from its planned instant than allowed */
     Duplicate,          /* the same vehicle's violation was already cited */

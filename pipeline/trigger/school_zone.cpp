@@ -224,6 +224,20 @@ void SchoolZoneRule::onSelfCheck(bool passed, Nanos atNs)
     selfCheckKnown_ = true;
     selfCheckPassed_ = passed;
     selfCheckAtNs_ = atNs;
+    if (passed && resetPending_) {
+        resetPending_ = false;
+        recoveredAtNs_ = atNs;
+    }
+}
+
+void SchoolZoneRule::onRadarReset(Nanos atNs)
+{
+    selfCheckKnown_ = true;
+    selfCheckPassed_ = false;
+    selfCheckAtNs_ = atNs;
+    resetPending_ = true;
+    if (track_)
+        track_->radarReset = true;
 }
 
 bool SchoolZoneRule::relevant(double speed) const
@@ -342,7 +356,9 @@ Decision SchoolZoneRule::finish(Track &t, Nanos triggerNs)
     summarize(t, &f);
     const bool discardPass = config_.multiTarget == MultiTargetPolicy::DiscardPass;
     Reason reason = Reason::None;
-    if (countedReadings(t).size() < config_.minSamples)
+    if (t.radarReset)
+        reason = Reason::RadarReset;
+    else if (countedReadings(t).size() < config_.minSamples)
         reason = discardPass || t.readings.size() < config_.minSamples ? Reason::TooFewSamples
                                                                        : Reason::MultiTarget;
     else if (t.precondition != Reason::None)
@@ -418,6 +434,10 @@ std::vector<Decision> SchoolZoneRule::onRadar(const drivers::RadarReport &report
         track_.emplace();
         track_->startNs = at;
         track_->lastNs = at;
+        /* Readings were withheld from the reset to the recovery: a pass that begins less
+         * than a pass gap after it may have begun in the gap, unmeasured. */
+        track_->radarReset =
+                resetPending_ || (recoveredAtNs_ && at - *recoveredAtNs_ < config_.passGapNs);
     }
     Track &t = *track_;
     const Nanos gap = t.samples.empty() ? 0 : silenceBefore(t, report);

@@ -161,6 +161,9 @@ public:
     void onBeacon(const drivers::BeaconState &state);
     /* The controller-side radar self-check result (power-on, periodic, fork). */
     void onSelfCheck(bool passed, Nanos atNs);
+    /* The radar restarted at `atNs` (the driver saw it): speeds are not valid until a
+     * passed self-check, and the pass the beam was in the middle of is refused. */
+    void onRadarReset(Nanos atNs);
     /* `civil` is the local civil time of report.at (see civilTimeFromUtc). */
     std::vector<Decision> onRadar(const drivers::RadarReport &report, const CivilTime &civil);
     /* Ends a track whose vehicle has left the beam; call a few times a second. */
@@ -186,6 +189,7 @@ private:
         double lastMagnitude = 0;              /* strongest relevant target of the latest report */
         std::optional<double> lastSensorTimeS; /* the radar's clock at the latest report */
         bool radarGap = false;                 /* a silence over track_gap inside the pass */
+        bool radarReset = false;               /* the radar restarted while it was open */
         std::vector<SpeedSample> samples;
         bool multiTarget = false;
         unsigned targetsInBeam = 0;
@@ -220,6 +224,8 @@ private:
     bool selfCheckKnown_ = false;
     bool selfCheckPassed_ = false;
     Nanos selfCheckAtNs_ = 0;
+    bool resetPending_ = false;             /* a radar reset not yet followed by a passed check */
+    std::optional<Nanos> recoveredAtNs_;    /* the passed check after the last reset */
     std::optional<Track> track_;
 };
 

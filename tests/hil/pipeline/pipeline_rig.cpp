@@ -17,6 +17,7 @@
 #include "drivers/beacon/beacon_detector.h"
 #include "drivers/gpio_driver.h"
 #include "drivers/radar/ops243_driver.h"
+#include "pipeline/evidence/radar_check.h"
 #include "evidence/verify.h"
 #include "hal/camera.h"
 #include "hal/clock.h"
@@ -241,22 +242,23 @@ RigRun runRig(const RigConfig &config, const std::string &verifyBin)
             },
             [&](const drivers::radar::RadarSelfCheck &c) {
                 ++selfChecks;
-                school.onSelfCheck(c.passed, c.at.sampleNs);
-                const auto &id = c.radar;
-                RadarInfo info{id.product,   id.version,     id.build,
-                               id.uid,       id.resetReason, id.frequencyGHz.value_or(0),
-                               id.serialPort};
-                radarIdentity = toProto(info);
-                SelfCheckResult result;
-                result.kind = SelfCheckResult::Kind::PowerOn;
-                result.atNs = c.at.sampleNs;
-                result.passed = c.passed;
-                for (const auto &i : c.items)
-                    result.items.push_back({i.name, i.passed, i.detail});
+                if (c.kind == drivers::radar::RadarSelfCheck::Kind::Reset)
+                    school.onRadarReset(c.at.sampleNs);
+                else
+                    school.onSelfCheck(c.passed, c.at.sampleNs);
+                run.radarChecks.push_back(c);
+                radarIdentity = toProto(radarInfoOf(c.radar));
+                const SelfCheckResult result = selfCheckResultOf(c);
                 CaptureContext ctx;
                 ctx.utcMinusMonotonicNs = clock.utcOffset();
                 ctx.radar = radarIdentity;
                 latestSelfCheck = toProto(result, ctx);
+                /* Every check is a record of the chain, a reset and its recovery too. */
+                assembler.sealRecord(buildSelfCheckRecord(result, site, ctx),
+                                     [&run, kind = c.kind](Sealer::Result r) {
+                                         if (r.ok())
+                                             run.sealedRadarChecks.push_back(kind);
+                                     });
             },
             [&](const std::string &m) {
                 wireErrors.push_back({monotonicNow(), "radar: " + m});

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "drivers/loops/loop_tracker.h"
+#include "drivers/radar/ops243_driver.h"
 #include "drivers/signal/phase_decoder.h"
 #include "pipeline/evidence/capture.h"
 #include "pipeline/trigger/red_light.h"
@@ -68,6 +69,8 @@ struct RigRun
     int verifyStatus = -1;
     std::size_t recordsOnDisk = 0; /* including the genesis */
     double fps = 0;
+    std::vector<drivers::radar::RadarSelfCheck> radarChecks; /* as the driver reported them */
+    std::vector<drivers::radar::RadarSelfCheck::Kind> sealedRadarChecks; /* sealed in the chain */
 
     /* Cleans the run's folder unless STOPLINE_KEEP_HIL is set or `keep`. */
     void finish(bool keep) const;

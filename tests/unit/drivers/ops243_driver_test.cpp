@@ -32,6 +32,8 @@ public:
     bool silentOnJson = false;
     bool garbage = false;               /* a noise line before every reply */
     std::atomic<double> streamSpeed{0}; /* mph; 0 = no target in the beam */
+    /* Restarted: plain lines in m/s (the power-on settings) until the units are set again. */
+    std::atomic<bool> restarted{false};
 
     FakeOps243()
     {
@@ -79,14 +81,32 @@ private:
         double clock =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count() +
                 50;
-        if (cmd == "US")
+        if (cmd == "US") {
+            restarted = false;
             send(R"({"Units":"mph"})");
+        }
         else if (cmd == "OJ" && !silentOnJson)
             send(R"({"OutputFeature":"J"})");
         else if (cmd == "OM")
             send(R"({"OutputFeature":"M"})");
         else if (cmd == "OT")
             send(R"({"OutputFeature":"T"})");
+        else if (cmd == "OU")
+            send(R"({"OutputFeature":"U"})");
+        else if (cmd == "U?")
+            send(R"({"Units":"mph"})");
+        else if (cmd == "R>0\r")
+            send(R"({"RequiredMinSpeed":"0.000"})");
+        else if (cmd == "R<0\r")
+            send(R"({"RequiredMaxSpeed":"0.000"})");
+        else if (cmd == "R|")
+            send(R"({"RequiredDirection":"Both"})");
+        else if (cmd == "SX")
+            send(R"({"SamplingRate":10000})");
+        else if (cmd == "S>")
+            send(R"({"SampleSize":1024})");
+        else if (cmd == "F2")
+            send(R"({"OutputDecimals":2})");
         else if (cmd[0] == 'O' && cmd[1] >= '1' && cmd[1] <= '9')
             send(std::string(R"({"OutputFeature":")") + cmd[1] + "\"}");
         else if (cmd == "?P")
@@ -119,14 +139,30 @@ private:
                 if (n > 0)
                     pending.append(buf, n);
                 while (pending.size() >= 2) {
-                    answer(pending.substr(0, 2));
-                    pending.erase(0, 2);
+                    /* R>n and R<n run to their carriage return */
+                    std::size_t size = 2;
+                    if (pending[0] == 'R' && (pending[1] == '>' || pending[1] == '<')) {
+                        std::size_t cr = pending.find('\r');
+                        if (cr == std::string::npos)
+                            break;
+                        size = cr + 1;
+                    }
+                    answer(pending.substr(0, size));
+                    pending.erase(0, size);
                 }
             }
             double speed = streamSpeed;
             if (speed != 0 && std::chrono::steady_clock::now() >= nextReport) {
                 char buf[128];
-                std::snprintf(buf, sizeof(buf), R"({"magnitude":"512.3","speed":"%.2f"})", speed);
+                double clock = std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                             started_)
+                                       .count();
+                if (restarted)
+                    std::snprintf(buf, sizeof(buf), "%.2f", speed * 0.44704);
+                else
+                    std::snprintf(buf, sizeof(buf),
+                                  R"({"time":"%.3f","unit":"mph","magnitude":"512.3","speed":"%.2f"})",
+                                  clock, speed);
                 send(buf);
                 nextReport += std::chrono::milliseconds(100); /* ~10 Hz */
             } else if (speed == 0) {
@@ -197,8 +233,12 @@ TEST(Ops243Driver, ConfiguresReadsIdentityAndPassesThePowerOnCheck)
     h.start();
     CHECK(runUntil(h.io, [&] { return !h.checks.empty() || !h.error.empty(); }));
     STRCMP_EQUAL("", h.error.c_str());
-    std::vector<std::string> expected = {"US", "OJ", "OM", "OT", "O3", "?P", "?V",
-                                         "?B", "?U", "?R", "?F", "C?", "C?"};
+    /* units first (its reply names the firmware), output, every setting that changes a
+     * speed, units read back, identity, then the clock twice; no ^ (cosine) command to
+     * 2019 firmware, where ^n was the LED test */
+    std::vector<std::string> expected = {"US", "OJ", "OM", "OT", "OU", "O3", "R>0\r",
+                                         "R<0\r", "R|", "SX", "S>", "F2", "BV", "U?",
+                                         "?P", "?V", "?B", "?U", "?R", "?F", "C?", "C?"};
     std::vector<std::string> sent = h.sensor.commands();
     LONGS_EQUAL(expected.size(), sent.size());
     for (std::size_t i = 0; i < expected.size(); ++i)
@@ -206,7 +246,12 @@ TEST(Ops243Driver, ConfiguresReadsIdentityAndPassesThePowerOnCheck)
 
     const RadarSelfCheck &check = h.checks[0];
     CHECK(check.kind == RadarSelfCheck::Kind::PowerOn);
-    CHECK_TEXT(check.passed, check.items[2].detail.c_str());
+    for (const auto &i : check.items)
+        CHECK_TEXT(i.passed, (i.name + ": " + i.detail).c_str());
+    CHECK(check.item("settings") != nullptr);
+    CHECK_TEXT(check.item("settings")->detail.find("sample_rate_hz 10000") != std::string::npos,
+               check.item("settings")->detail.c_str());
+    CHECK(h.driver->firmware() == RadarFirmware::Gen2019);
     for (const char *name : {"identity", "frequency_band", "clock_advancing", "report_rate"})
         CHECK_TEXT(check.item(name) && check.item(name)->passed, name);
     STRCMP_EQUAL("OPS243 Doppler", h.driver->identity().product.c_str());
@@ -274,7 +319,7 @@ TEST(Ops243Driver, GarbageBetweenRepliesIsCountedAndHarmless)
     /* One garbage line before each reply: 13 commands of the start-up sequence, and any
      * the driver sent again because a slow host (an emulator) let its reply time out. */
     const std::size_t answered = h.sensor.commands().size();
-    CHECK(answered >= 13);
+    CHECK(answered >= 22);
     LONGS_EQUAL(answered, h.driver->counters().rejectedTotal());
     LONGS_EQUAL(answered, h.driver->counters().rejectedFor(RejectReason::ControlCharacter));
 }
@@ -292,4 +337,35 @@ TEST(Ops243Driver, NoReplyIsRetriedThenReportedNamingPortAndCommand)
     STRCMP_EQUAL("OJ", sent[3].c_str());
     CHECK(h.checks.empty());
     CHECK(!h.driver->speedValid());
+}
+
+/* A sensor that restarted streams its power-on form (plain m/s): 13.41 m/s must never be
+ * taken for 13.41 mph. The first such line is withheld, a Reset check (never passed) is
+ * reported, speeds are invalid until the driver has set everything again and a Recovery
+ * check has passed; after that the reports are in mph again. */
+TEST(Ops243Driver, ARestartIsDetectedByItsFirstLineAndRecovered)
+{
+    Harness h;
+    h.sensor.streamSpeed = 30;
+    h.start();
+    CHECK(runUntil(h.io, [&] { return !h.checks.empty(); }));
+    CHECK(h.driver->speedValid());
+    h.sensor.restarted = true;
+    CHECK(runUntil(h.io, [&] { return h.checks.size() >= 3 || !h.error.empty(); }));
+    STRCMP_EQUAL("", h.error.c_str());
+    CHECK(h.checks[1].kind == RadarSelfCheck::Kind::Reset);
+    CHECK(!h.checks[1].passed);
+    const SelfCheckItemResult *why = h.checks[1].item("reset_detected");
+    CHECK(why != nullptr);
+    CHECK_TEXT(why->detail.find("a plain line while JSON output is set") != std::string::npos,
+               why->detail.c_str());
+    CHECK(h.checks[2].kind == RadarSelfCheck::Kind::Recovery);
+    CHECK_TEXT(h.checks[2].passed, h.checks[2].items.back().detail.c_str());
+    CHECK(h.driver->speedValid());
+    LONGS_EQUAL(1, h.driver->resets());
+    /* no report in other units ever came out */
+    for (const RadarReport &r : h.reports)
+        if (!r.targets.empty() && r.targets[0].speed != 0 && r.at.sampleNs > h.checks[0].at.sampleNs)
+            CHECK_TEXT(r.unit == SpeedUnit::Mph && std::abs(r.targets[0].speed - 30) < 0.01,
+                       std::to_string(r.targets[0].speed).c_str());
 }

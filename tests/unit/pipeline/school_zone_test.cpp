@@ -500,3 +500,32 @@ TEST(SchoolZone, aBurstReadLateByABusyHostIsNoRadarGap)
     CHECK(f[0].verdict == Verdict::Cite);
     CHECK(f[0].speed->longestGapNs < 150 * kMs);
 }
+
+/* A radar reset in the middle of a speeder's pass: the capture already made is refused as
+ * radar_reset (its speeds came partly from a sensor that restarted), a pass that starts
+ * right after the recovery may have begun unmeasured and is refused too, and one a pass
+ * gap later is judged as usual. */
+TEST(SchoolZone, aRadarResetRefusesThePassItInterrupts)
+{
+    SchoolZoneRule rule = armed();
+    std::vector<Decision> ds;
+    Nanos t = kStart;
+    for (int i = 0; i < 6; ++i, t += 100 * kMs) {
+        auto d = rule.onRadar(report(t, {38}), schoolMorning());
+        ds.insert(ds.end(), d.begin(), d.end());
+    }
+    CHECK(!ds.empty() && ds[0].verdict == Verdict::Capture);
+    rule.onRadarReset(t);
+    auto end = rule.poll(t + rule.config().passGapNs + rule.config().eventSlackNs + 1 * kS);
+    STRCMP_EQUAL("radar_reset", reasonName(final(end).reason));
+    CHECK(final(end).verdict == Verdict::NoCite);
+
+    /* while recovering nothing is cited */
+    const Nanos recovered = t + 5 * kS;
+    CHECK(final(pass(rule, steady(40), schoolMorning(), t + 3 * kS)).verdict == Verdict::NoCite);
+    rule.onSelfCheck(true, recovered);
+    const Decision soon = final(pass(rule, steady(40), schoolMorning(), recovered + 500 * kMs));
+    STRCMP_EQUAL("radar_reset", reasonName(soon.reason));
+    const Decision later = final(pass(rule, steady(40), schoolMorning(), recovered + 10 * kS));
+    CHECK(later.verdict == Verdict::Cite);
+}
