@@ -171,12 +171,20 @@ int main(int argc, char **argv)
     app.add_flag("--calibration", calibration,
                  "print the camera calibration an installer would mark (stoplined.toml's "
                  "[camera.calibration]) and exit");
+    std::string radarFirmware;
+    app.add_option("--radar-firmware", radarFirmware,
+                   "answer as this OPS243 firmware generation whatever the scenario says "
+                   "(2019: 1.3.x replies; 2025: current replies)")
+            ->check(CLI::IsMember({"2019", "2025"}));
     app.add_flag("-v,--verbose", verbose, "log client connections and wire details");
     CLI11_PARSE(app, argc, argv);
     verboseLogging() = verbose;
 
     try {
         Scenario scenario = loadScenario(scenarioPath);
+        if (!radarFirmware.empty() && scenario.radar)
+            scenario.radar->firmware =
+                    radarFirmware == "2019" ? RadarFirmware::Gen2019 : RadarFirmware::Gen2025;
         World world(std::move(scenario), options.hold ? 24 * 3600 * stopline::kNanosPerSecond : 0);
         for (const auto &w : world.warnings())
             logLine("warning: " + w);

@@ -215,10 +215,9 @@ void Ops243Driver::quiet(std::string command, std::string name, std::string valu
      * gives one, swallowed. */
     if (failed_)
         return;
-    exchanges_.push_back(Exchange{std::move(command),
-                                  [](LineKind kind) { return kind == LineKind::Reply; },
-                                  [this, name, value](bool) { settings_.emplace_back(name, value); },
-                                  1, true});
+    exchanges_.push_back(
+            Exchange{std::move(command), [](LineKind kind) { return kind == LineKind::Reply; },
+                     [this, name, value](bool) { settings_.emplace_back(name, value); }, 1, true});
     sendNext();
 }
 
@@ -274,12 +273,10 @@ void Ops243Driver::setSpeedSettings()
             return *v;
         return std::nullopt;
     };
-    setting("R>0\r", "speed_filter_min", [equals](const RadarReply &r) {
-        return equals(r.find("RequiredMinSpeed"), 0);
-    });
-    setting("R<0\r", "speed_filter_max", [equals](const RadarReply &r) {
-        return equals(r.find("RequiredMaxSpeed"), 0);
-    });
+    setting("R>0\r", "speed_filter_min",
+            [equals](const RadarReply &r) { return equals(r.find("RequiredMinSpeed"), 0); });
+    setting("R<0\r", "speed_filter_max",
+            [equals](const RadarReply &r) { return equals(r.find("RequiredMaxSpeed"), 0); });
     setting("R|", "direction_filter", [](const RadarReply &r) -> std::optional<std::string> {
         if (const std::string *v = replyValue(r, {"RequiredDirection", "DirectionFilter"}))
             return *v;
@@ -288,9 +285,8 @@ void Ops243Driver::setSpeedSettings()
     setting("SX", "sample_rate_hz", [equals](const RadarReply &r) {
         return equals(replyValue(r, {"SamplingRate", "DopplerSampleRateHz"}), 10000);
     });
-    setting("S>", "sample_size", [equals](const RadarReply &r) {
-        return equals(r.find("SampleSize"), 1024);
-    });
+    setting("S>", "sample_size",
+            [equals](const RadarReply &r) { return equals(r.find("SampleSize"), 1024); });
     setting("F2", "decimals", [equals](const RadarReply &r) {
         return equals(replyValue(r, {"FormatDigits", "OutputDecimals", "Format"}), 2);
     });
@@ -363,8 +359,8 @@ void Ops243Driver::configured(bool ok, const std::string &why)
     waiting_ = false;
     replyTimer_.cancel();
     if (onError_)
-        onError_(message + " (recovering: attempt " + std::to_string(recoveryTries_ + 1) +
-                 " of " + std::to_string(config_.recoveryAttempts) + " follows)");
+        onError_(message + " (recovering: attempt " + std::to_string(recoveryTries_ + 1) + " of " +
+                 std::to_string(config_.recoveryAttempts) + " follows)");
     std::weak_ptr<bool> alive = alive_;
     checkTimer_.expires_after(std::chrono::nanoseconds(config_.recoveryRetryNs));
     checkTimer_.async_wait([this, alive](const boost::system::error_code &ec) {
@@ -526,8 +522,8 @@ void Ops243Driver::selfCheck(RadarSelfCheck::Kind kind)
                               "' to '" + identity_.resetReason + "'";
                     else if (clockFirst_ && lastClock_ &&
                              *clockFirst_ < *lastClock_ - config_.clockBackwardS)
-                        why = "the radar clock went back from " + format(*lastClock_, 3) +
-                              " to " + format(*clockFirst_, 3) + " s";
+                        why = "the radar clock went back from " + format(*lastClock_, 3) + " to " +
+                              format(*clockFirst_, 3) + " s";
                     if (!why.empty()) {
                         beginRecovery(why, monotonicNow());
                         return;

@@ -121,7 +121,6 @@ std::string keyedMessage(const ConfigError &e)
     return e.key.empty() ? e.message : e.key + ": " + e.message;
 }
 
-
 /* "PREFIX-20261202T103000Z": a calibration's id, from the UTC time it was made. */
 std::string calibrationIdNow(const char *prefix)
 {
@@ -1354,13 +1353,14 @@ void Daemon::calibrateCamera(const std::vector<std::string> &args, const std::st
     const pipeline::CameraCalibration &current = loaded_->config.camera.calibration;
     if (!cameraDraft_) {
         pipeline::CameraCalibration base = current;
-        base.width = static_cast<unsigned>(camera_ ? camera_->width() : loaded_->config.camera.width);
+        base.width =
+                static_cast<unsigned>(camera_ ? camera_->width() : loaded_->config.camera.width);
         base.height =
                 static_cast<unsigned>(camera_ ? camera_->height() : loaded_->config.camera.height);
         if (base.lanes.empty())
             for (const DaemonConfig::LoopLane &l : loaded_->config.loops.lanes)
-                base.lanes.push_back({static_cast<unsigned>(l.lane), (l.lane - 1) * 3.6,
-                                      l.lane * 3.6});
+                base.lanes.push_back(
+                        {static_cast<unsigned>(l.lane), (l.lane - 1) * 3.6, l.lane * 3.6});
         cameraDraft_ = std::make_unique<CameraCalibrationDraft>(base);
     }
     CameraCalibrationDraft::Reply reply = cameraDraft_->command(args);
@@ -1382,10 +1382,11 @@ void Daemon::calibrateCamera(const std::vector<std::string> &args, const std::st
     change.technician = technician;
     change.key = "camera.calibration";
     const pipeline::RoadHomography fitted = pipeline::RoadHomography::fit(next.points);
-    change.oldValue = current.points.empty()
-                              ? "uncalibrated"
-                              : pipeline::describeCalibration(
-                                        current, pipeline::RoadHomography::fit(current.points, 1e9));
+    change.oldValue =
+            current.points.empty()
+                    ? "uncalibrated"
+                    : pipeline::describeCalibration(
+                              current, pipeline::RoadHomography::fit(current.points, 1e9));
     change.newValue = pipeline::describeCalibration(next, fitted);
     change.newCalibrationId = loaded_->config.site.calibrationId;
     /* The picture the points were marked in, so a court can check the marks. */
@@ -1395,7 +1396,8 @@ void Daemon::calibrateCamera(const std::vector<std::string> &args, const std::st
     if (fs::exists(snapshot, ec)) {
         std::ifstream in(snapshot, std::ios::binary);
         std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        change.note = "marked in snapshot-latest.jpg sha256 " + evidence::toHex(evidence::sha256(bytes));
+        change.note =
+                "marked in snapshot-latest.jpg sha256 " + evidence::toHex(evidence::sha256(bytes));
     } else {
         change.note = "marked without a saved snapshot";
     }

@@ -45,9 +45,8 @@ inline const char *selfCheckKindText(SelfCheckResult::Kind kind)
 
 inline RadarInfo radarInfoOf(const drivers::radar::RadarIdentityInfo &id)
 {
-    return RadarInfo{id.product,     id.version,
-                     id.build,       id.uid,
-                     id.resetReason, id.frequencyGHz.value_or(0),
+    return RadarInfo{id.product,   id.version,     id.build,
+                     id.uid,       id.resetReason, id.frequencyGHz.value_or(0),
                      id.serialPort};
 }
 

@@ -157,10 +157,10 @@ struct RedLightFacts
      * camera dated it (cameraDated, crossingMethod "camera"). */
     bool stoppedOnLoops = false;
     bool cameraDated = false;
-    std::string cameraDating; /* what the camera measured, or why it could not date */
+    std::string cameraDating;      /* what the camera measured, or why it could not date */
     double stopLineFromEntryM = 0; /* the lane's geometry the estimate used */
     double vehicleLengthM = 0;     /* measured by the camera's dating; 0: not measured */
-    Nanos entryOffNs = 0;        /* 0 when not seen */
+    Nanos entryOffNs = 0;          /* 0 when not seen */
     Nanos exitOffNs = 0;
     Nanos redOnsetNs = 0;
     Nanos measuredYellowNs = 0; /* yellow shown before this red; 0 when none was shown */

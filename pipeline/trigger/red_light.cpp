@@ -27,8 +27,8 @@ CapturePlan shotPlan(Nanos crossingNs, double speedMps, const CaptureTiming &t)
         /* Long enough for the vehicle to reach the B position at its speed at the line,
          * with 0.4 s to spare; at least the planned B-shot, at most searchNs. */
         const double travelS = speedMps > 0.1 ? t.searchTravelM / speedMps + 0.4 : 1e9;
-        const Nanos span = std::clamp(static_cast<Nanos>(travelS * kNanosPerSecond),
-                                      t.bShotDelayNs, t.searchNs);
+        const Nanos span = std::clamp(static_cast<Nanos>(travelS * kNanosPerSecond), t.bShotDelayNs,
+                                      t.searchNs);
         p.searchFromNs = crossingNs;
         p.searchToNs = crossingNs + span;
     }
@@ -567,8 +567,13 @@ std::vector<Decision> RedLightRule::onLoopCrossing(const drivers::LoopCrossing &
         return out;
     }
 
-    Candidate c{std::move(d), lane, crossing.exitOnNs + config_.continuationWindowNs,
-                crossing.exitOnNs + config_.signalSettleNs, false, false, std::nullopt};
+    Candidate c{std::move(d),
+                lane,
+                crossing.exitOnNs + config_.continuationWindowNs,
+                crossing.exitOnNs + config_.signalSettleNs,
+                false,
+                false,
+                std::nullopt};
     /* Pictures whenever the head was yellow or red during the pass (a red onset may
      * still be on its way through the decoder's debounce), unless the pass was so slow
      * that it cannot be cited (a queue standing on the loops). */

@@ -327,8 +327,8 @@ CapturePlan SchoolZoneRule::shotPlan(Nanos atNs, Nanos trackStartNs, double spee
     const double slow = speedMps * (1 - config_.speedUncertainty);
     /* Now it is somewhere in the beam: at its near end at the latest. When the track
      * began it was at the far end at the earliest. */
-    p.searchFromNs = after(atNs, config_.photoZoneFromM - config_.beamNearM, fast) -
-                     config_.searchMarginNs;
+    p.searchFromNs =
+            after(atNs, config_.photoZoneFromM - config_.beamNearM, fast) - config_.searchMarginNs;
     p.searchToNs = after(trackStartNs, config_.photoZoneToM - config_.beamFarM, slow) +
                    config_.searchMarginNs;
     p.searchFromNs = std::max(p.searchFromNs, atNs);

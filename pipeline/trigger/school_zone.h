@@ -133,7 +133,7 @@ struct SchoolZoneConfig
     double beamNearM = -25;
     double photoZoneFromM = 0;
     double photoZoneToM = 0;
-    double speedUncertainty = 0.1;          /* the search allows this fraction either way */
+    double speedUncertainty = 0.1;               /* the search allows this fraction either way */
     Nanos searchMarginNs = 300 * kNanosPerMilli; /* and this much time either side */
     Nanos maxSearchNs = 6 * kNanosPerSecond;     /* frames are held: bound the span */
 };
@@ -224,8 +224,8 @@ private:
     bool selfCheckKnown_ = false;
     bool selfCheckPassed_ = false;
     Nanos selfCheckAtNs_ = 0;
-    bool resetPending_ = false;             /* a radar reset not yet followed by a passed check */
-    std::optional<Nanos> recoveredAtNs_;    /* the passed check after the last reset */
+    bool resetPending_ = false;          /* a radar reset not yet followed by a passed check */
+    std::optional<Nanos> recoveredAtNs_; /* the passed check after the last reset */
     std::optional<Track> track_;
 };
 

@@ -232,9 +232,12 @@ TEST(DriversHil, GpioDriversMatchTheTruth)
 
 /* The radar driver over the pty: every report it parses is one the truth recorded, and
  * after cosine correction it reads the vehicle's true speed within 0.5 mph. */
-TEST(DriversHil, RadarSpeedsMatchTheTruth)
+/* The driver against the emulated sensor of either firmware generation: it configures,
+ * its self-check passes, and its speeds match the truth. */
+void radarSpeedsMatchTheTruth(const char *firmware)
 {
-    SimProcess sim("hil_radar.toml", {"--wait-for", "radar", "--wait-timeout", "60"});
+    SimProcess sim("hil_radar.toml",
+                   {"--wait-for", "radar", "--wait-timeout", "60", "--radar-firmware", firmware});
     asio::io_context io;
     hal::SerialConfig sc;
     sc.device = sim.wires()["radar"]["pty"];
@@ -253,6 +256,12 @@ TEST(DriversHil, RadarSpeedsMatchTheTruth)
     runUntilExit(io, sim, 120 * kNanosPerSecond);
 
     CHECK(driver.configured());
+    CHECK(!checks.empty());
+    for (const auto &i : checks.at(0).items)
+        CHECK_TEXT(i.passed, (i.name + ": " + i.detail).c_str());
+    CHECK(checks.at(0).passed);
+    CHECK(driver.firmware() == (std::string(firmware) == "2025" ? radar::RadarFirmware::Current
+                                                                : radar::RadarFirmware::Gen2019));
     STRCMP_EQUAL("OPS243 Doppler", driver.identity().product.c_str());
     CHECK(driver.identity().frequencyGHz.has_value());
     DOUBLES_EQUAL(24.125, *driver.identity().frequencyGHz, 1e-9);
@@ -294,8 +303,19 @@ TEST(DriversHil, RadarSpeedsMatchTheTruth)
     /* nearly every line the simulator sent reached the driver and was matched */
     CHECK_TEXT(matched >= truth.size() * 95 / 100,
                (std::to_string(matched) + " of " + std::to_string(truth.size())).c_str());
-    std::printf("\nradar HIL: %zu reports matched of %zu sent, worst error %.3f mph\n", matched,
-                truth.size(), worst);
+    std::printf(
+            "\nradar HIL (%s firmware): %zu reports matched of %zu sent, worst error %.3f mph\n",
+            firmware, matched, truth.size(), worst);
+}
+
+TEST(DriversHil, RadarSpeedsMatchTheTruth)
+{
+    radarSpeedsMatchTheTruth("2019");
+}
+
+TEST(DriversHil, RadarOfCurrentFirmwareSpeedsMatchTheTruth)
+{
+    radarSpeedsMatchTheTruth("2025");
 }
 
 /* 1 kHz chatter on three lamp lines and 20 garbage lines a second on the radar: the phase

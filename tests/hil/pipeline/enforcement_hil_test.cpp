@@ -94,7 +94,8 @@ struct Truth
     std::map<std::string, double> stoppedAtX; /* front position when it stopped */
     std::map<std::string, std::map<std::string, std::vector<Nanos>>> loopOn; /* plate, loop */
     std::vector<Interval> signalFaults, cameraStalls, radarSilences;
-    std::set<std::string> sharedBeam; /* in a radar report with another vehicle's target */
+    std::vector<Interval> radarResets; /* a restart (boot) or a stream switched to other units */
+    std::set<std::string> sharedBeam;  /* in a radar report with another vehicle's target */
     /* The sensor time of every report that saw the vehicle: the gaps the radar really left. */
     std::map<std::string, std::vector<double>> reportedAtS;
 
@@ -116,6 +117,8 @@ struct Truth
                 stoppedAtX[r["plate"]] = r["x_m"].get<double>();
             else if (type == "loop" && r["occupied"].get<bool>())
                 loopOn[r["plate"]][r["loop"]].push_back(t);
+            else if (type == "fault" && r["kind"] == "radar_units")
+                radarResets.push_back({t, t});
             else if (type == "signal_fault" || type == "fault") {
                 const std::string key = type == "fault" ? r["kind"].get<std::string>() : "signal";
                 if (r["active"].get<bool>())
@@ -124,6 +127,7 @@ struct Truth
                     Interval iv{open[key], t};
                     (key == "signal"         ? signalFaults
                      : key == "camera_stall" ? cameraStalls
+                     : key == "radar_reset"  ? radarResets
                                              : radarSilences)
                             .push_back(iv);
                     open.erase(key);
@@ -203,6 +207,8 @@ std::set<std::string> expectedRedLight(const Truth &t, const std::string &plate,
     return out;
 }
 
+constexpr double kRecoveryS = 5.0; /* reset seen -> recovery check passed, at most */
+
 std::set<std::string> expectedSpeed(const Truth &t, const std::string &plate)
 {
     const Json &b = t.exit.at(plate)["in_beam"];
@@ -210,11 +216,17 @@ std::set<std::string> expectedSpeed(const Truth &t, const std::string &plate)
                 to = t.t0 + b["to_ns_rel"].get<Nanos>();
     if (b["beacon_active"] != "all")
         return {"beacon_off"};
+    /* A radar restart or a switch of units while the vehicle was in the beam, or in the
+     * recovery after it (stated: the driver is measuring again within kRecoveryS, and a
+     * pass starting less than the 2 s pass gap after that may have begun unmeasured). */
+    for (const Interval &r : t.radarResets)
+        if (r.overlaps(from - static_cast<Nanos>((kRecoveryS + 2.0) * kS), to))
+            return {"radar_reset"};
     /* A silence during the pass is a gap when the reports either side of it are more
      * than the rule's 500 ms apart on the sensor's clock (a 0.3 s silence can be 0.48 s
      * between reports at 5.6 reports/s, or 0.53 s when it swallows two). */
-    const std::vector<double> &seen = t.reportedAtS.count(plate) ? t.reportedAtS.at(plate)
-                                                                  : std::vector<double>{};
+    const std::vector<double> &seen =
+            t.reportedAtS.count(plate) ? t.reportedAtS.at(plate) : std::vector<double>{};
     double longest = 0;
     for (std::size_t i = 1; i < seen.size(); ++i)
         longest = std::max(longest, seen[i] - seen[i - 1]);
@@ -243,7 +255,10 @@ struct Findings
     std::vector<std::string> problems;
     double worstConstantMs = 0, worstTurningMs = 0, worstUndatedMs = 0;
     double worstPhotoRadarMph = 0;
+    double worstRadarTruthMph = 0; /* a cited speed against the vehicle's true speed */
     int redVehicles = 0, speedVehicles = 0;
+    std::vector<drivers::radar::RadarSelfCheck> radarChecks;
+    std::vector<drivers::radar::RadarSelfCheck::Kind> sealedRadarChecks;
 };
 
 Findings check(const std::string &scenario, bool lane1RightTurn, bool checkSpeedReasons)
@@ -398,6 +413,12 @@ Findings check(const std::string &scenario, bool lane1RightTurn, bool checkSpeed
         if (cites > 1)
             f.problems.push_back(scenario + ": " + plate + " cited " + std::to_string(cites) +
                                  " times");
+        if (it != speedOf.end())
+            for (const Decision *d : it->second)
+                if (outcome(*d) == "cite")
+                    f.worstRadarTruthMph = std::max(
+                            f.worstRadarTruthMph,
+                            std::abs(d->speed->correctedSpeed - e["max_speed_mph"].get<double>()));
         if (cites > 0 && !want.count("cite"))
             f.problems.push_back(scenario + ": " + plate + " cited, truth implies " + join(want));
         if (want.count("cite") && cites != 1)
@@ -420,6 +441,8 @@ Findings check(const std::string &scenario, bool lane1RightTurn, bool checkSpeed
     for (const std::string &p : identity.problems)
         f.problems.push_back(scenario + ": " + p);
     f.worstPhotoRadarMph = identity.worstPhotoRadarMph;
+    f.radarChecks = run.radarChecks;
+    f.sealedRadarChecks = run.sealedRadarChecks;
     for (const std::string &p : f.problems)
         std::printf("PROBLEM %s\n", p.c_str());
     run.finish(!f.problems.empty());
@@ -454,6 +477,57 @@ TEST(EnforcementHil, turningBrakingAndCreepingVehiclesGetTheirReasonAndTime)
     std::printf("worst uncertainty: constant-speed runners %.1f ms, right turns (rolling, and "
                 "after a stop dated by the camera) %.1f ms, undated (stood on the loops) %.0f ms\n",
                 f.worstConstantMs, f.worstTurningMs, f.worstUndatedMs);
+}
+
+/* An OPS243 of current firmware with a 20 degree cosine correction saved in flash: it
+ * restarts (watchdog) while RST0002 is in the beam, coming back with 15 degrees in flash
+ * (a changed saved setting), and later its stream switches to m/s while RST0004 is in the beam.
+ * Neither pass is cited (radar_reset), each restart is a sealed Reset record followed by a passed,
+ * sealed Recovery within kRecoveryS, the saved angle is found and cleared each time, and
+ * the cited speeds before and after are the true ones within 0.5 mph. */
+TEST(EnforcementHil, aRadarResetNeverCitesAndRecovers)
+{
+    using Kind = drivers::radar::RadarSelfCheck::Kind;
+    Findings f = check("enforce_radar.toml", false, true);
+    CHECK(f.speedVehicles >= 5);
+    STRCMP_EQUAL("", report(f).c_str());
+    std::vector<const drivers::radar::RadarSelfCheck *> resets, recoveries;
+    for (const auto &c : f.radarChecks) {
+        std::printf("radar check %d %s:", static_cast<int>(c.kind), c.passed ? "passed" : "FAILED");
+        for (const auto &i : c.items)
+            std::printf(" [%s %s: %s]", i.passed ? "ok" : "FAIL", i.name.c_str(), i.detail.c_str());
+        std::printf("\n");
+        if (c.kind == Kind::Reset)
+            resets.push_back(&c);
+        if (c.kind == Kind::Recovery)
+            recoveries.push_back(&c);
+    }
+    LONGS_EQUAL(2, resets.size());
+    LONGS_EQUAL(2, recoveries.size());
+    const std::string first = resets[0]->item("reset_detected")->detail;
+    const std::string second = resets[1]->item("reset_detected")->detail;
+    CHECK_TEXT(first.find("a plain line while JSON output is set") != std::string::npos,
+               first.c_str());
+    CHECK_TEXT(second.find("a line in m-per-sec instead of mph") != std::string::npos,
+               second.c_str());
+    for (std::size_t i = 0; i < 2; ++i) {
+        CHECK(recoveries[i]->passed);
+        /* from the line that showed the restart to the end of the passed recovery check */
+        const double took = double(recoveries[i]->at.seenNs - resets[i]->at.sampleNs) / kS;
+        std::printf("reset %zu: recovered in %.2f s\n", i + 1, took);
+        CHECK_TEXT(took > 0 && took <= kRecoveryS, std::to_string(took).c_str());
+    }
+    /* the flash-saved angle was found and cleared at power-on and after the restart */
+    const std::string powerOn = f.radarChecks.at(0).item("settings")->detail;
+    const std::string afterReset = recoveries[0]->item("settings")->detail;
+    CHECK_TEXT(powerOn.find("cosine_found 20.00 in") != std::string::npos, powerOn.c_str());
+    CHECK_TEXT(afterReset.find("cosine_found 15.00 in") != std::string::npos, afterReset.c_str());
+    for (const std::string &s : {powerOn, afterReset})
+        CHECK_TEXT(s.find("cosine_inbound 0.00") != std::string::npos, s.c_str());
+    CHECK(std::count(f.sealedRadarChecks.begin(), f.sealedRadarChecks.end(), Kind::Reset) == 2);
+    CHECK(std::count(f.sealedRadarChecks.begin(), f.sealedRadarChecks.end(), Kind::Recovery) == 2);
+    std::printf("cited speeds vs truth: worst %.2f mph\n", f.worstRadarTruthMph);
+    CHECK(f.worstRadarTruthMph <= 0.5);
 }
 
 TEST(EnforcementHil, radarGapsAndASharedBeamNeverCiteTwiceOrWrongly)

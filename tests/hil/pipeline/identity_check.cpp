@@ -46,7 +46,8 @@ IdentityCheck checkIdentity(const RigRun &run)
         else if (type == "vehicle_exit" && r.contains("in_beam"))
             passes.push_back(&r);
     }
-    auto plateIn = [&](std::uint64_t sequence, const std::string &plate) -> std::optional<cv::Rect> {
+    auto plateIn = [&](std::uint64_t sequence,
+                       const std::string &plate) -> std::optional<cv::Rect> {
         auto f = frames.find(sequence);
         if (f == frames.end())
             return std::nullopt;
@@ -90,8 +91,8 @@ IdentityCheck checkIdentity(const RigRun &run)
                     plate = (*p)["plate"];
             }
         }
-        const std::string what = std::string(red ? "red light" : "speed") + " record " +
-                                 std::to_string(rec.seq());
+        const std::string what =
+                std::string(red ? "red light" : "speed") + " record " + std::to_string(rec.seq());
         if (plate.empty()) {
             out.problems.push_back(what + ": no vehicle in the truth matches it");
             continue;

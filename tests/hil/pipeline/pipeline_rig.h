@@ -62,7 +62,7 @@ struct RigRun
     std::vector<Outcome> outcomes;          /* every cited decision, sealed or refused */
     std::vector<Json> truth;                /* the simulator's ground truth */
     std::optional<pipeline::CameraCalibration> calibration; /* in force, when calibrated */
-    std::vector<double> captureLatencyUs;   /* Capture decisions, from the event's edge */
+    std::vector<double> captureLatencyUs; /* Capture decisions, from the event's edge */
     pipeline::ReasonCounts redLightCounts, schoolZoneCounts;
     std::filesystem::path dir; /* records/ and keys/ of the run */
     std::string verifyOutput;  /* stopline-verify over records/ */

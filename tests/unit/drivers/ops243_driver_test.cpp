@@ -84,8 +84,7 @@ private:
         if (cmd == "US") {
             restarted = false;
             send(R"({"Units":"mph"})");
-        }
-        else if (cmd == "OJ" && !silentOnJson)
+        } else if (cmd == "OJ" && !silentOnJson)
             send(R"({"OutputFeature":"J"})");
         else if (cmd == "OM")
             send(R"({"OutputFeature":"M"})");
@@ -154,15 +153,16 @@ private:
             double speed = streamSpeed;
             if (speed != 0 && std::chrono::steady_clock::now() >= nextReport) {
                 char buf[128];
-                double clock = std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                                             started_)
-                                       .count();
+                double clock =
+                        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_)
+                                .count();
                 if (restarted)
                     std::snprintf(buf, sizeof(buf), "%.2f", speed * 0.44704);
                 else
-                    std::snprintf(buf, sizeof(buf),
-                                  R"({"time":"%.3f","unit":"mph","magnitude":"512.3","speed":"%.2f"})",
-                                  clock, speed);
+                    std::snprintf(
+                            buf, sizeof(buf),
+                            R"({"time":"%.3f","unit":"mph","magnitude":"512.3","speed":"%.2f"})",
+                            clock, speed);
                 send(buf);
                 nextReport += std::chrono::milliseconds(100); /* ~10 Hz */
             } else if (speed == 0) {
@@ -236,9 +236,9 @@ TEST(Ops243Driver, ConfiguresReadsIdentityAndPassesThePowerOnCheck)
     /* units first (its reply names the firmware), output, every setting that changes a
      * speed, units read back, identity, then the clock twice; no ^ (cosine) command to
      * 2019 firmware, where ^n was the LED test */
-    std::vector<std::string> expected = {"US", "OJ", "OM", "OT", "OU", "O3", "R>0\r",
-                                         "R<0\r", "R|", "SX", "S>", "F2", "BV", "U?",
-                                         "?P", "?V", "?B", "?U", "?R", "?F", "C?", "C?"};
+    std::vector<std::string> expected = {"US", "OJ", "OM", "OT", "OU", "O3", "R>0\r", "R<0\r",
+                                         "R|", "SX", "S>", "F2", "BV", "U?", "?P",    "?V",
+                                         "?B", "?U", "?R", "?F", "C?", "C?"};
     std::vector<std::string> sent = h.sensor.commands();
     LONGS_EQUAL(expected.size(), sent.size());
     for (std::size_t i = 0; i < expected.size(); ++i)
@@ -365,7 +365,8 @@ TEST(Ops243Driver, ARestartIsDetectedByItsFirstLineAndRecovered)
     LONGS_EQUAL(1, h.driver->resets());
     /* no report in other units ever came out */
     for (const RadarReport &r : h.reports)
-        if (!r.targets.empty() && r.targets[0].speed != 0 && r.at.sampleNs > h.checks[0].at.sampleNs)
+        if (!r.targets.empty() && r.targets[0].speed != 0 &&
+            r.at.sampleNs > h.checks[0].at.sampleNs)
             CHECK_TEXT(r.unit == SpeedUnit::Mph && std::abs(r.targets[0].speed - 30) < 0.01,
                        std::to_string(r.targets[0].speed).c_str());
 }
