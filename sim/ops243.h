@@ -8,7 +8,7 @@
 #include "sim/scenario.h"
 
 /* The OmniPreSense OPS243 as the host sees it on its serial line
- * (docs/radar-protocol.md): two-character commands answered with JSON
+ * (docs/radar-protocol.md, both firmware generations): two-character commands answered with JSON
  * lines, and data lines in the configured form. Pure: bytes in, bytes out, no clock and
  * no I/O, so every reply is unit-tested and the pty part only moves bytes. */
 namespace stopline::sim {
