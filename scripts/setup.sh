@@ -17,6 +17,8 @@ packages=(
   libsqlite3-dev libpq-dev postgresql libcairo2-dev librsvg2-dev libarchive-dev poppler-utils
   # tests: unit framework, fuzzing, browser
   cpputest clang libclang-rt-14-dev chromium nodejs npm
+  # the HIL suite under load (scripts/hil-under-load.sh)
+  stress-ng
 )
 
 # Only this machine's own architecture counts: with a foreign architecture added
