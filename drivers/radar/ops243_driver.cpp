@@ -354,13 +354,11 @@ void Ops243Driver::configured(bool ok, const std::string &why)
         fail(message);
         return;
     }
-    /* Still booting, or not answering yet: start the whole configuration again later. */
+    /* Still booting, or not answering yet: start the whole configuration again later
+     * (not an error yet: speeds are invalid meanwhile, and the last try reports it). */
     exchanges_.clear();
     waiting_ = false;
     replyTimer_.cancel();
-    if (onError_)
-        onError_(message + " (recovering: attempt " + std::to_string(recoveryTries_ + 1) + " of " +
-                 std::to_string(config_.recoveryAttempts) + " follows)");
     std::weak_ptr<bool> alive = alive_;
     checkTimer_.expires_after(std::chrono::nanoseconds(config_.recoveryRetryNs));
     checkTimer_.async_wait([this, alive](const boost::system::error_code &ec) {
@@ -607,14 +605,14 @@ void Ops243Driver::selfCheck(RadarSelfCheck::Kind kind)
 
 void Ops243Driver::runSelfCheck()
 {
-    if (checking_ || failed_)
+    if (checking_ || failed_ || recovering_)
         return;
     readIdentity([this] { selfCheck(RadarSelfCheck::Kind::Periodic); });
 }
 
 void Ops243Driver::runReferenceCheck(double referenceMph, Nanos window)
 {
-    if (failed_)
+    if (failed_ || recovering_)
         return;
     referenceSamples_.clear();
     reportTimes_.clear();

@@ -34,6 +34,7 @@ public:
     std::atomic<double> streamSpeed{0}; /* mph; 0 = no target in the beam */
     /* Restarted: plain lines in m/s (the power-on settings) until the units are set again. */
     std::atomic<bool> restarted{false};
+    std::atomic<bool> deaf{false}; /* booting: commands go unanswered */
 
     FakeOps243()
     {
@@ -76,6 +77,8 @@ private:
             std::lock_guard<std::mutex> guard(lock_);
             commands_.push_back(cmd);
         }
+        if (deaf)
+            return;
         if (garbage)
             send("\x01\x02garbage{{");
         double clock =
@@ -369,4 +372,33 @@ TEST(Ops243Driver, ARestartIsDetectedByItsFirstLineAndRecovered)
             r.at.sampleNs > h.checks[0].at.sampleNs)
             CHECK_TEXT(r.unit == SpeedUnit::Mph && std::abs(r.targets[0].speed - 30) < 0.01,
                        std::to_string(r.targets[0].speed).c_str());
+}
+
+/* A sensor still booting answers nothing: the driver keeps speeds invalid and tries the
+ * whole configuration again (every recovery_retry) instead of giving the radar up, and
+ * recovers once the sensor answers. */
+TEST(Ops243Driver, RecoveryIsRetriedWhileTheSensorBoots)
+{
+    Harness h;
+    h.sensor.streamSpeed = 30;
+    Ops243DriverConfig config = fastConfig();
+    config.recoveryRetryNs = 300 * ms;
+    h.start(config);
+    CHECK(runUntil(h.io, [&] { return !h.checks.empty(); }));
+    h.sensor.deaf = true;
+    h.sensor.restarted = true;
+    CHECK(runUntil(h.io, [&] { return h.checks.size() >= 2; }));
+    CHECK(h.checks[1].kind == RadarSelfCheck::Kind::Reset);
+    /* two full configuration attempts go unanswered */
+    runUntil(
+            h.io, [] { return false; }, 2);
+    CHECK(!h.driver->speedValid());
+    CHECK(h.driver->recovering());
+    STRCMP_EQUAL("", h.error.c_str());
+    h.sensor.deaf = false;
+    CHECK(runUntil(h.io, [&] { return h.checks.size() >= 3 || !h.error.empty(); }));
+    STRCMP_EQUAL("", h.error.c_str());
+    CHECK(h.checks[2].kind == RadarSelfCheck::Kind::Recovery);
+    CHECK(h.checks[2].passed);
+    CHECK(h.driver->speedValid());
 }
