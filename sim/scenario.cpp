@@ -620,6 +620,9 @@ void readBeacon(TableReader &r, Scenario &sc)
     sc.beacons.push_back(std::move(b));
 }
 
+/* The emulator's unit keys (sim/ops243.cpp names them as each firmware does). */
+const std::vector<std::string> kRadarUnits{"mps", "mph", "kmh", "fps", "cps"};
+
 void readRadar(TableReader &r, Scenario &sc)
 {
     RadarSpec rd;
@@ -643,9 +646,8 @@ void readRadar(TableReader &r, Scenario &sc)
     rd.version = r.string("version").value_or(rd.version);
     rd.build = r.string("build").value_or(rd.build);
     rd.uid = r.string("uid").value_or(rd.uid);
-    static const std::vector<std::string> units{"mps", "mph", "kmh", "fps", "cps"};
-    if (auto u = r.choice("units", units))
-        rd.units = units[*u];
+    if (auto u = r.choice("units", kRadarUnits))
+        rd.units = kRadarUnits[*u];
     if (auto o = r.choice("output", {"plain", "json"}))
         rd.output = *o == 0 ? RadarOutput::Plain : RadarOutput::Json;
     rd.jsonNumbers = r.boolean("json_numbers").value_or(false);
@@ -814,9 +816,8 @@ void readFaults(TableReader &r, Scenario &sc)
         TableReader f(*t, path, r.problems());
         RadarUnitsFault g;
         g.atS = f.number("at_s", 0, 0, 1e6);
-        static const std::vector<std::string> units{"mps", "mph", "kmh", "fps", "cps"};
-        if (auto u = f.choice("units", units, true))
-            g.units = units[*u];
+        if (auto u = f.choice("units", kRadarUnits, true))
+            g.units = kRadarUnits[*u];
         f.finish();
         sc.faults.radarUnits.push_back(g);
     }
