@@ -358,7 +358,10 @@ HilRun runScenario()
     std::size_t sealedCount = 0;
     for (const auto &o : outcomes)
         sealedCount += o.result.ok() ? 1 : 0;
-    expect(sealedCount + 1 == rig.recordsOnDisk, "records on disk differ from records sealed");
+    /* the genesis, the violations and every radar self-check (each one a record) */
+    expect(sealedCount + rig.sealedRadarChecks.size() + 1 == rig.recordsOnDisk,
+           "records on disk differ from records sealed");
+    expect(!rig.sealedRadarChecks.empty(), "the radar's power-on self-check was not sealed");
 
     for (const auto &[c, list] : run.problems)
         for (const std::string &p : list)
