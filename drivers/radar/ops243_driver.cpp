@@ -242,7 +242,6 @@ void Ops243Driver::setSpeedSettings()
     feature("OT", "time_output");
     /* Units on every line (OU) where the firmware has it, so a line in other units can
      * never be read as ours; optional, since UM-003-A gives it for FMCW models only. */
-    const std::string letterU = "U";
     send(
             "OU",
             [this](LineKind kind) {
